@@ -1,0 +1,1 @@
+"""promptkit: prompts releasable like code."""

@@ -1,0 +1,273 @@
+"""Every exception promptkit raises, in one tree.
+
+    PromptkitError
+    ├── UsageError                  a command or API called the wrong way (CLI exit 2)
+    ├── ConfigError                 a bad setting or model config
+    ├── PromptError                 a prompt file: .prompt, .version, .path, .line
+    │   ├── PromptNotFoundError     no such prompt or version
+    │   ├── PromptFormatError       front matter: YAML, unknown key, wrong type (.field)
+    │   ├── TemplateSyntaxError     the Jinja body does not parse
+    │   ├── InputValidationError    variables missing, undeclared or of the wrong type
+    │   └── TemplateSecurityError   the template reached outside the sandbox
+    ├── ModelCallError              one model call failed: .attempts, .last_output, .usage
+    │   ├── ModelAPIError           the endpoint refused (not retried: 400, 401, 404, ...)
+    │   ├── RetriesExhaustedError   transient failures outlasted every attempt
+    │   ├── DeadlineExceededError   the call's overall deadline passed
+    │   ├── CircuitOpenError        the endpoint's breaker is open; failing fast
+    │   ├── OutputValidationError   the output broke its schema after every re-ask
+    │   ├── TruncatedOutputError    finish_reason "length", or a stream cut short
+    │   ├── RefusalError            the model refused to answer
+    │   └── BudgetExceededError     the cost breaker stopped a call before it spent
+    ├── ContextBudgetError          messages cannot fit the context window
+    ├── ReplayMissError             no recording matches: .nearest, .differences
+    ├── RegistryError               the prompt registry
+    │   ├── NotPublishedError       a version or label the registry does not hold
+    │   ├── ImmutableVersionError   a released version's content would change
+    │   ├── IntegrityError          stored content does not match its hash
+    │   └── RegistryUnavailableError the database cannot be reached
+    └── EvalError                   an eval suite or run
+        └── SuiteFormatError        a suite file: .path, .line, .field
+
+Errors carry their evidence as attributes, not only in the message, so callers
+and reports can use it without parsing text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ContextBudgetError",
+    "DeadlineExceededError",
+    "EvalError",
+    "ImmutableVersionError",
+    "InputValidationError",
+    "IntegrityError",
+    "ModelAPIError",
+    "ModelCallError",
+    "NotPublishedError",
+    "OutputValidationError",
+    "PromptError",
+    "PromptFormatError",
+    "PromptNotFoundError",
+    "PromptkitError",
+    "RefusalError",
+    "RegistryError",
+    "RegistryUnavailableError",
+    "ReplayMissError",
+    "RetriesExhaustedError",
+    "SuiteFormatError",
+    "TemplateSecurityError",
+    "TemplateSyntaxError",
+    "TruncatedOutputError",
+    "UsageError",
+]
+
+
+class PromptkitError(Exception):
+    """The root of every error promptkit raises."""
+
+
+class UsageError(PromptkitError):
+    """A command or function was called the wrong way."""
+
+
+class ConfigError(PromptkitError):
+    """A setting or a model config is missing or invalid."""
+
+
+class PromptError(PromptkitError):
+    """A problem with one prompt file, located as precisely as known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        prompt: str | None = None,
+        version: str | None = None,
+        path: Path | str | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.message = message
+        self.prompt = prompt
+        self.version = version
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        super().__init__(self._format())
+
+    @property
+    def ref(self) -> str | None:
+        """`name@version` of the prompt, when known."""
+        if self.prompt is None:
+            return None
+        return f"{self.prompt}@{self.version}" if self.version else self.prompt
+
+    def _format(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        ref = f"{self.ref}: " if self.ref else ""
+        return f"{where}{ref}{self.message}"
+
+
+class PromptNotFoundError(PromptError):
+    """No prompt or version by that name."""
+
+
+class PromptFormatError(PromptError):
+    """The front matter is not valid: bad YAML, an unknown key, a wrong type."""
+
+    def __init__(self, message: str, *, field: str | None = None, **where: Any) -> None:
+        self.field = field
+        super().__init__(message, **where)
+
+
+class TemplateSyntaxError(PromptError):
+    """The Jinja template body does not parse."""
+
+
+class InputValidationError(PromptError):
+    """The variables given to a render do not match the declared inputs."""
+
+    def __init__(self, message: str, *, variable: str | None = None, **where: Any) -> None:
+        self.variable = variable
+        super().__init__(message, **where)
+
+
+class TemplateSecurityError(PromptError):
+    """The template tried to reach Python internals the sandbox forbids."""
+
+
+class ModelCallError(PromptkitError):
+    """A model call failed; carries the evidence of every attempt."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: Sequence[Any] = (),
+        last_output: str | None = None,
+        usage: Any = None,
+        cost_usd: float = 0.0,
+    ) -> None:
+        self.attempts = list(attempts)
+        self.last_output = last_output
+        self.usage = usage
+        self.cost_usd = cost_usd
+        super().__init__(message)
+
+
+class ModelAPIError(ModelCallError):
+    """The endpoint answered with an error that retrying cannot fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        **evidence: Any,
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(message, **evidence)
+
+
+class RetriesExhaustedError(ModelCallError):
+    """Transient failures (429, 5xx, resets, malformed bodies) outlasted every attempt."""
+
+
+class DeadlineExceededError(ModelCallError):
+    """The overall deadline of the call passed."""
+
+
+class CircuitOpenError(ModelCallError):
+    """The endpoint failed too often in a row; calls fail fast until a probe succeeds."""
+
+
+class OutputValidationError(ModelCallError):
+    """The output did not validate against its schema after every re-ask."""
+
+    def __init__(self, message: str, *, errors: Sequence[str] = (), **evidence: Any) -> None:
+        self.errors = list(errors)
+        super().__init__(message, **evidence)
+
+
+class TruncatedOutputError(ModelCallError):
+    """The output was cut short: finish_reason "length" or a stream that ended early."""
+
+
+class RefusalError(ModelCallError):
+    """The model refused to answer."""
+
+
+class BudgetExceededError(ModelCallError):
+    """The cost circuit breaker refused a call that could spend past its budget."""
+
+
+class ContextBudgetError(PromptkitError):
+    """The messages cannot be made to fit the model's context window."""
+
+
+class ReplayMissError(PromptkitError):
+    """No recording matches a request in a mode that may not call the model."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        nearest: str | None = None,
+        differences: Sequence[str] = (),
+    ) -> None:
+        self.key = key
+        self.nearest = nearest
+        self.differences = list(differences)
+        super().__init__(message)
+
+
+class RegistryError(PromptkitError):
+    """A problem with the prompt registry."""
+
+
+class NotPublishedError(RegistryError):
+    """The registry holds no such version, label or model config."""
+
+
+class ImmutableVersionError(RegistryError):
+    """Publishing would change the content of a released version."""
+
+
+class IntegrityError(RegistryError):
+    """Content does not match the hash that names it."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry database cannot be reached."""
+
+
+class EvalError(PromptkitError):
+    """A problem with an eval suite or an eval run."""
+
+
+class SuiteFormatError(EvalError):
+    """A suite file is invalid, located by file, line and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.field = field
+        where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
+        super().__init__(f"{where}{message}")
