@@ -1,5 +1,8 @@
-"""The promptkit command line."""
+"""The `promptkit` command line: a thin adapter over the library (no logic of its own)."""
 
+from __future__ import annotations
 
-def main() -> None:
-    raise SystemExit(0)
+from promptkit.cli import lint_cmd, prompts  # noqa: F401  (importing registers the commands)
+from promptkit.cli.app import cli, main
+
+__all__ = ["cli", "main"]

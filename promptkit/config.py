@@ -1,0 +1,83 @@
+"""Project settings: `[tool.promptkit]` in pyproject.toml, overridden by PROMPTKIT_* variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import ConfigError
+
+__all__ = ["Settings", "find_project_root", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a project keeps its prompts, evals, recordings and registry."""
+
+    root: Path
+    prompts_dir: str = "prompts"
+    evals_dir: str = "evals"
+    fixtures_dir: str = "fixtures"
+    db_url: str = ""
+    default_model: str = "default"
+
+    @property
+    def prompts_path(self) -> Path:
+        return self.root / self.prompts_dir
+
+    @property
+    def evals_path(self) -> Path:
+        return self.root / self.evals_dir
+
+    @property
+    def fixtures_path(self) -> Path:
+        return self.root / self.fixtures_dir
+
+    @property
+    def database_url(self) -> str:
+        """The registry URL: the setting, or SQLite under `.promptkit/` beside the project."""
+        return self.db_url or f"sqlite:///{self.root / '.promptkit' / 'promptkit.db'}"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` holding pyproject.toml or prompts/."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / "prompts").is_dir():
+            return folder
+    return here
+
+
+def load_settings(root: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings once: defaults < pyproject.toml < PROMPTKIT_* environment variables."""
+    env = os.environ if environ is None else environ
+    base = Path(env["PROMPTKIT_ROOT"]) if "PROMPTKIT_ROOT" in env else None
+    project = find_project_root(root or base)
+    settings = Settings(root=project)
+    settings = replace(settings, **_from_pyproject(project / "pyproject.toml"))
+    overrides: dict[str, Any] = {
+        f.name: env[f"PROMPTKIT_{f.name.upper()}"]
+        for f in fields(Settings)
+        if f.name != "root" and f"PROMPTKIT_{f.name.upper()}" in env
+    }
+    return replace(settings, **overrides)
+
+
+def _from_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("promptkit", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    allowed = {f.name for f in fields(Settings)} - {"root"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{path}: [tool.promptkit] has unknown key(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    return {k: str(v) for k, v in table.items()}

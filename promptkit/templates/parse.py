@@ -1,0 +1,241 @@
+"""The `.prompt` file format: YAML front matter over a Jinja body split into chat sections.
+
+    ---
+    name: sentiment
+    version: 1.2.0
+    inputs: {text: string}
+    ---
+    system:
+    You classify sentiment.
+    history: conversation        (optional: a `messages` variable inserted as-is)
+    user:
+    {{ text }}
+
+Role markers (`system:`, `user:`, `assistant:`) stand alone on their line. Sections are
+split before rendering, so no variable's value can ever open a new message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from promptkit.core.types import ModelConfig, OutputSpec, ToolSpec
+from promptkit.errors import PromptFormatError
+from promptkit.hashing import content_hash
+from promptkit.templates.inputs import schema_problem, variable_schema
+from promptkit.templates.model import PromptMeta
+from promptkit.templates.prompt import HISTORY, ROLES, Prompt, Section
+
+__all__ = ["parse_prompt"]
+
+FENCE = "---"
+_ROLE_LINE = re.compile(rf"^({'|'.join(ROLES)}):\s*$")
+_HISTORY_LINE = re.compile(rf"^{HISTORY}:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_NESTED_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+    (): PromptMeta,
+    ("model",): ModelConfig,
+    ("output",): OutputSpec,
+    ("output", "tool"): ToolSpec,
+}
+
+
+def parse_prompt(
+    text: str, path: Path | str | None = None, *, name: str | None = None,
+    version: str | None = None,
+) -> Prompt:
+    """Parse a prompt file's text. `name` and `version`, when given (from the file's
+    location), fill in or must equal the front matter's."""
+    where = {"path": path, "prompt": name, "version": version}
+    raw_meta, body, body_line, lines = _split(text, where)
+    raw_meta = _with_location(raw_meta, name, version, lines, where)
+    meta = _validate(raw_meta, lines, where)
+    where.update(prompt=meta.name, version=meta.version)
+    _check_schemas(meta, lines, where)
+    sections = _sections(body, body_line, meta, where)
+    prompt = Prompt(
+        meta=meta,
+        front_matter=raw_meta,
+        template=body,
+        sections=sections,
+        content_hash=content_hash({"front_matter": raw_meta, "template": body}),
+        source=text,
+        path=Path(path) if path is not None else None,
+        front_matter_lines={".".join(k): v for k, v in lines.items()},
+    )
+    _ = prompt._compiled  # syntax and sandbox checks happen at load, not at first render
+    return prompt
+
+
+def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, dict]:
+    """Front matter mapping, body text, the body's first line, and the line of every key."""
+    rows = text.splitlines(keepends=True)
+    if not rows or rows[0].strip() != FENCE:
+        raise PromptFormatError(f"a prompt file starts with a '{FENCE}' line", **where, line=1)
+    end = next((i for i, r in enumerate(rows[1:], 1) if r.strip() == FENCE), None)
+    if end is None:
+        raise PromptFormatError(f"the front matter has no closing '{FENCE}' line", **where, line=1)
+    yaml_text = "".join(rows[1:end])
+    try:
+        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(yaml_text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        raise PromptFormatError(
+            f"front matter is not valid YAML: {exc}", **where, line=line
+        ) from None
+    if not isinstance(data, dict):
+        raise PromptFormatError("front matter must be a YAML mapping", **where, line=2)
+    return data, "".join(rows[end + 1 :]), end + 2, _key_lines(node, where)
+
+
+def _key_lines(node: Any, where: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict:
+    """{("output", "schema"): line} for every mapping key; duplicate keys are errors."""
+    lines: dict[tuple[str, ...], int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return lines
+    for key, value in node.value:
+        path = (*prefix, str(key.value))
+        if path in lines:
+            raise PromptFormatError(
+                f"duplicate key {'.'.join(path)!r}", field=".".join(path), **where,
+                line=key.start_mark.line + 2,
+            )
+        lines[path] = key.start_mark.line + 2
+        lines.update(_key_lines(value, where, path))
+    return lines
+
+
+def _with_location(raw: dict, name: str | None, version: str | None, lines: dict, where: dict):
+    """Fill name/version from the file's location; a disagreement is an error."""
+    filled = dict(raw)
+    for key, expected in (("name", name), ("version", version)):
+        if expected is None:
+            continue
+        given = filled.setdefault(key, expected)
+        if str(given) != expected:
+            raise PromptFormatError(
+                f"{key} is {given!r} but the file's location says {expected!r}",
+                field=key, **where, line=lines.get((key,)),
+            )
+    return filled
+
+
+def _validate(raw: dict[str, Any], lines: dict, where: dict[str, Any]) -> PromptMeta:
+    try:
+        return PromptMeta.model_validate(raw)
+    except ValidationError as exc:
+        error = _first_relevant(exc, raw)
+        loc = _clean_loc(error["loc"])
+        raise PromptFormatError(
+            _describe(error, loc), field=".".join(loc), **where, line=_line_of(loc, lines)
+        ) from None
+
+
+def _first_relevant(exc: ValidationError, raw: dict[str, Any]) -> Any:
+    """Skip errors from the union branch the input obviously did not mean."""
+    errors = exc.errors()
+    model_is_mapping = isinstance(raw.get("model"), dict)
+    for error in errors:
+        loc = error["loc"]
+        if loc[:1] == ("model",) and len(loc) > 1 and (loc[1] == "str") == model_is_mapping:
+            continue
+        return error
+    return errors[0]
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(str(p) for p in loc if p not in ("str", "ModelConfig"))
+
+
+def _describe(error: Any, loc: tuple[str, ...]) -> str:
+    field = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        parent = _NESTED_MODELS.get(loc[:-1], PromptMeta)
+        allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
+        place = f" in {'.'.join(loc[:-1])}" if loc[:-1] else ""
+        return f"unknown key {loc[-1]!r}{place}; allowed keys: {', '.join(allowed)}"
+    return f"{field}: {error['msg']} (got {error.get('input')!r})"
+
+
+def _line_of(loc: tuple[str, ...], lines: dict) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return int(lines[loc[:end]])
+    return None
+
+
+def _check_schemas(meta: PromptMeta, lines: dict, where: dict[str, Any]) -> None:
+    """Every declared input and the output schema must be valid JSON Schemas."""
+    for variable, spec in meta.inputs.items():
+        try:
+            problem = schema_problem(variable_schema(spec))
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            loc = ("inputs", variable)
+            raise PromptFormatError(f"inputs.{variable}: {problem}", field=".".join(loc),
+                                    **where, line=_line_of(loc, lines))
+    schema = meta.output.json_schema
+    if schema is not None and (problem := schema_problem(schema)):
+        raise PromptFormatError(f"output schema is not a valid JSON Schema: {problem}",
+                                field="output", **where, line=_line_of(("output",), lines))
+    if meta.output.mode == "tool" and meta.output.tool is None:
+        raise PromptFormatError("output mode 'tool' needs output.tool (name, parameters)",
+                                field="output.tool", **where, line=_line_of(("output",), lines))
+
+
+def _sections(body: str, body_line: int, meta: PromptMeta, where: dict) -> tuple[Section, ...]:
+    """Split the body at its marker lines; a body without markers is one user message."""
+    rows = body.splitlines(keepends=True)
+    markers = [_marker(row) for row in rows]
+    if not any(markers):
+        if not body.strip():
+            raise PromptFormatError("the template is empty", **where, line=body_line)
+        return (Section("user", body, body_line),)
+    sections: list[Section] = []
+    role, start, chunk = None, body_line, []
+    numbered = zip(range(body_line, body_line + len(rows)), rows, markers, strict=True)
+    for line, row, marker in numbered:
+        if marker is None:
+            chunk.append(row)
+            continue
+        _close(sections, role, start, chunk, where)
+        role, start, chunk = marker[1], line + 1, []
+        if marker.re is _HISTORY_LINE:
+            sections.append(Section(HISTORY, _history_var(marker[1], meta, where, line), line))
+            role = None
+    _close(sections, role, start, chunk, where)
+    return tuple(sections)
+
+
+def _marker(row: str) -> re.Match[str] | None:
+    text = row.rstrip("\r\n")
+    return _ROLE_LINE.match(text) or _HISTORY_LINE.match(text)
+
+
+def _close(sections: list[Section], role: str | None, start: int, chunk: list[str], where: dict):
+    """End the current section; text that belongs to no role section is an error."""
+    text = "".join(chunk)
+    if role is not None:
+        sections.append(Section(role, text, start))
+    elif text.strip():
+        first = start + next(i for i, r in enumerate(chunk) if r.strip())
+        raise PromptFormatError(
+            "text outside a role section: put it under 'system:', 'user:' or 'assistant:'",
+            **where, line=first,
+        )
+
+
+def _history_var(name: str, meta: PromptMeta, where: dict, line: int) -> str:
+    if variable_schema(meta.inputs.get(name, {})).get("type") != "array":
+        raise PromptFormatError(
+            f"history slot {name!r} must be declared in inputs as type 'messages'",
+            field=f"inputs.{name}", **where, line=line,
+        )
+    return name
