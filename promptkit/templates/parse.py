@@ -53,6 +53,7 @@ def parse_prompt(
     where = {"path": path, "prompt": name, "version": version}
     raw_meta, body, body_line, lines = _split(text, where)
     raw_meta = _with_location(raw_meta, name, version, lines, where)
+    where.update(prompt=raw_meta.get("name"), version=raw_meta.get("version"))
     meta = _validate(raw_meta, lines, where)
     where.update(prompt=meta.name, version=meta.version)
     _check_schemas(meta, lines, where)
@@ -91,7 +92,17 @@ def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, 
         ) from None
     if not isinstance(data, dict):
         raise PromptFormatError("front matter must be a YAML mapping", **where, line=2)
+    if "version" in data:
+        data["version"] = _scalar_text(node, "version")  # `1.10` is a version, not 1.1
     return data, "".join(rows[end + 1 :]), end + 2, _key_lines(node, where)
+
+
+def _scalar_text(node: yaml.MappingNode, key: str) -> Any:
+    """The text of a top-level scalar exactly as written, before YAML typed it."""
+    for key_node, value_node in node.value:
+        if key_node.value == key and isinstance(value_node, yaml.ScalarNode):
+            return value_node.value
+    return None
 
 
 def _key_lines(node: Any, where: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict:

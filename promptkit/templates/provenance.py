@@ -38,9 +38,10 @@ def _relative(repo: git.Repo, path: Path) -> str:
 
 def introductions(repo: git.Repo, path: Path) -> Introduction | None:
     """Who introduced `path`, or None when it is not committed yet."""
+    # No --follow: a version copied from an older one would look like a rename of it.
     fmt = "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%s"
     try:
-        rows = repo.git.log(fmt, "--follow", "--", _relative(repo, path)).splitlines()
+        rows = repo.git.log(fmt, "--", _relative(repo, path)).splitlines()
     except git.GitCommandError:
         return None
     if not rows:
