@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ class Settings:
     fixtures_dir: str = "fixtures"
     db_url: str = ""
     default_model: str = "default"
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Model configs from `[tool.promptkit.models.NAME]`: defaults for a fresh checkout;
+    the registry's configs of the same name take precedence."""
 
     @property
     def prompts_path(self) -> Path:
@@ -61,7 +65,7 @@ def load_settings(root: Path | None = None, environ: dict[str, str] | None = Non
     overrides: dict[str, Any] = {
         f.name: env[f"PROMPTKIT_{f.name.upper()}"]
         for f in fields(Settings)
-        if f.name != "root" and f"PROMPTKIT_{f.name.upper()}" in env
+        if f.name not in ("root", "models") and f"PROMPTKIT_{f.name.upper()}" in env
     }
     return replace(settings, **overrides)
 
@@ -80,4 +84,7 @@ def _from_pyproject(path: Path) -> dict[str, Any]:
             f"{path}: [tool.promptkit] has unknown key(s) {', '.join(unknown)}; "
             f"allowed: {', '.join(sorted(allowed))}"
         )
-    return {k: str(v) for k, v in table.items()}
+    models = table.pop("models", {})
+    if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
+        raise ConfigError(f"{path}: [tool.promptkit.models.NAME] must be tables of settings")
+    return {**{k: str(v) for k, v in table.items()}, "models": models}

@@ -1,0 +1,41 @@
+"""Settings: defaults < [tool.promptkit] in pyproject.toml < PROMPTKIT_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptkit.config import find_project_root, load_settings
+from promptkit.errors import ConfigError
+
+
+def test_defaults_put_the_registry_beside_the_project(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    settings = load_settings(tmp_path, environ={})
+    assert settings.prompts_path == tmp_path / "prompts"
+    assert settings.database_url == f"sqlite:///{tmp_path}/.promptkit/promptkit.db"
+
+
+def test_pyproject_then_environment(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.promptkit]\nprompts_dir = "p"\ndb_url = "sqlite:///a.db"\n'
+        '[tool.promptkit.models.fast]\nmodel = "m-1"\n'
+    )
+    settings = load_settings(tmp_path, environ={"PROMPTKIT_DB_URL": "sqlite:///b.db"})
+    assert settings.prompts_path == tmp_path / "p"
+    assert settings.database_url == "sqlite:///b.db"
+    assert settings.models == {"fast": {"model": "m-1"}}
+
+
+def test_unknown_setting_names_the_file_and_the_allowed_keys(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.promptkit]\nprompt_dir = "p"\n')
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) prompt_dir; allowed: .*prompts_dir"):
+        load_settings(tmp_path, environ={})
+
+
+def test_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_project_root(deep) == tmp_path
