@@ -1,0 +1,337 @@
+"""The public clients: `AsyncClient.call` and its sync twin `Client.call`, over one attempt loop.
+
+    client = Client({"main": ModelConfig(name="main", model=..., fallback=("backup",)),
+                     "backup": ModelConfig(name="backup", model=...)})
+    result = client.call(messages, config="main", output=OutputSpec(mode="json_schema",
+                                                                   schema=schema))
+    result.output      # validated JSON
+    result.attempts    # every HTTP attempt, the SDK's own retries included
+
+The endpoint and the key come from the model config: `base_url` (default: the SDK's own
+`OPENAI_BASE_URL`, then OpenAI) and `api_key_env`, the *name* of the environment variable
+holding the key (an empty name means the endpoint needs no key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from promptkit.core.breaker import CircuitBreaker
+from promptkit.core.engine import CallSpec, Engine
+from promptkit.core.hooks import CallHooks
+from promptkit.core.loop_thread import LoopThread
+from promptkit.core.results import CallResult
+from promptkit.core.retry import RetryPolicy
+from promptkit.core.transport import RecordingAsyncClient
+from promptkit.core.types import Message, ModelConfig, OutputSpec
+from promptkit.core.validation import check_schema
+from promptkit.errors import ConfigError, UsageError
+
+__all__ = ["AsyncClient", "Client", "ConfigSource", "resolve_api_key"]
+
+ConfigSource = Mapping[str, ModelConfig] | Callable[[str], ModelConfig] | Iterable[ModelConfig]
+"""Where config names resolve: a mapping, a function (e.g. the registry's), or a list."""
+
+_NO_KEY = "no-key"
+
+
+def resolve_api_key(config: ModelConfig) -> str:
+    """The API key from the environment variable the config names."""
+    if not config.api_key_env:
+        return _NO_KEY
+    key = os.environ.get(config.api_key_env)
+    if not key:
+        raise ConfigError(
+            f"model config {config.name!r}: the environment variable {config.api_key_env} "
+            "that should hold its API key is not set (set api_key_env='' for an endpoint "
+            "that needs no key)"
+        )
+    return key
+
+
+def _base_url(config: ModelConfig) -> str | None:
+    return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+
+def endpoint_key(config: ModelConfig) -> Hashable:
+    """What the circuit breaker counts failures by: the base URL and the model."""
+    return (_base_url(config) or "openai-default", config.model)
+
+
+class _Configs:
+    """Resolves config names (a config's fallbacks included) through the user's source."""
+
+    def __init__(self, source: ConfigSource | None) -> None:
+        self._lookup: Callable[[str], ModelConfig] | None = None
+        self._known: dict[str, ModelConfig] = {}
+        if isinstance(source, Mapping):
+            self._known = dict(source)
+        elif callable(source):
+            self._lookup = source
+        elif source is not None:
+            self._known = {c.name: c for c in source}
+
+    def get(self, ref: str | ModelConfig) -> ModelConfig:
+        if isinstance(ref, ModelConfig):
+            return ref
+        found = self._find(ref)
+        if not isinstance(found, ModelConfig):
+            known = ", ".join(sorted(self._known)) or "none"
+            raise ConfigError(f"no model config named {ref!r} (known: {known})")
+        return found if found.name == ref else found.model_copy(update={"name": ref})
+
+    def _find(self, name: str) -> ModelConfig | None:
+        if self._lookup is None:
+            return self._known.get(name)
+        try:
+            return self._lookup(name)
+        except (KeyError, LookupError) as exc:
+            raise ConfigError(f"no model config named {name!r}: {exc}") from exc
+
+    def chain(self, ref: str | ModelConfig) -> tuple[ModelConfig, ...]:
+        """The config and its declared fallbacks, in order, each once."""
+        primary = self.get(ref)
+        chain = [primary]
+        for name in primary.fallback:
+            if all(c.name != name for c in chain):
+                chain.append(self.get(name))
+        return tuple(chain)
+
+
+@dataclass
+class _LoopClients:
+    """The HTTP client and SDK clients of one event loop (connections belong to a loop)."""
+
+    http: RecordingAsyncClient
+    sdks: dict[tuple[Any, ...], openai.AsyncOpenAI] = field(default_factory=dict)
+
+
+class AsyncClient:
+    """Makes model calls from rendered messages; every call goes through one attempt loop.
+
+    `deadline_s` (default 120 s, None for none) bounds each whole call, the SDK's retries
+    and backoff included; `max_reasks` (default 2) bounds re-asks after invalid output.
+    Both can be overridden per call. `breaker` may be shared between clients.
+    """
+
+    def __init__(
+        self,
+        configs: ConfigSource | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        hooks: Sequence[CallHooks] = (),
+        deadline_s: float | None = 120.0,
+        max_reasks: int = 2,
+    ) -> None:
+        self._configs = _Configs(configs)
+        self.deadline_s = deadline_s
+        self.max_reasks = max_reasks
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.engine = Engine(
+            sdk_for=self._sdk_for,
+            endpoint_of=endpoint_key,
+            retry=retry or RetryPolicy(),
+            breaker=breaker or CircuitBreaker(),
+            hooks=hooks,
+        )
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.engine.breaker
+
+    def config(self, ref: str | ModelConfig) -> ModelConfig:
+        """The model config a name resolves to (raises ConfigError when unknown)."""
+        return self._configs.get(ref)
+
+    async def call(
+        self,
+        messages: Sequence[Message],
+        *,
+        config: str | ModelConfig = "default",
+        output: OutputSpec | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        deadline_s: float | None = None,
+        max_reasks: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Call the model; the validated result, or a `ModelCallError` with every attempt.
+
+        `temperature` and `max_tokens` override the config's; `deadline_s` and
+        `max_reasks` the client's (`math.inf` for no deadline); `extra` adds request
+        parameters (e.g. `seed`); `metadata` is handed to hooks and kept on the result.
+        """
+        spec = self.spec(
+            messages,
+            config=config,
+            output=output,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            deadline_s=deadline_s,
+            max_reasks=max_reasks,
+            metadata=metadata,
+            extra=extra,
+        )
+        return await self.engine.run(spec)
+
+    def spec(
+        self,
+        messages: Sequence[Message],
+        *,
+        config: str | ModelConfig,
+        output: OutputSpec | None,
+        temperature: float | None,
+        max_tokens: int | None,
+        deadline_s: float | None,
+        max_reasks: int | None,
+        metadata: Mapping[str, Any] | None,
+        extra: Mapping[str, Any] | None,
+    ) -> CallSpec:
+        """Check and resolve a call's arguments (no I/O); used by both clients."""
+        output = output or OutputSpec()
+        if output.structured and output.json_schema is not None:
+            check_schema(output.json_schema)
+        deadline = self.deadline_s if deadline_s is None else deadline_s
+        if deadline is not None and (deadline <= 0 or math.isinf(deadline)):
+            if deadline <= 0:
+                raise UsageError(f"deadline_s must be positive, got {deadline}")
+            deadline = None
+        reasks = self.max_reasks if max_reasks is None else max_reasks
+        if reasks < 0:
+            raise UsageError(f"max_reasks must be 0 or more, got {reasks}")
+        return CallSpec(
+            messages=_checked(messages),
+            chain=self._configs.chain(config),
+            output=output,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            deadline_s=deadline,
+            max_reasks=reasks,
+            metadata=dict(metadata or {}),
+            extra=dict(extra or {}),
+        )
+
+    def _sdk_for(self, config: ModelConfig) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        clients = self._clients.get(loop)
+        if clients is None:
+            clients = self._clients[loop] = _LoopClients(RecordingAsyncClient())
+        api_key = resolve_api_key(config)
+        base_url = _base_url(config)
+        key = (base_url, api_key, config.timeout_s, config.max_retries)
+        sdk = clients.sdks.get(key)
+        if sdk is None:
+            sdk = clients.sdks[key] = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=config.timeout_s,
+                max_retries=config.max_retries,
+                http_client=clients.http,
+            )
+        return sdk
+
+    async def aclose(self) -> None:
+        """Close the connections opened from the running event loop."""
+        clients = self._clients.pop(asyncio.get_running_loop(), None)
+        if clients is not None:
+            await clients.http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Client:
+    """The sync client: the same calls, driven on a private event loop thread."""
+
+    def __init__(
+        self,
+        configs: ConfigSource | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        hooks: Sequence[CallHooks] = (),
+        deadline_s: float | None = 120.0,
+        max_reasks: int = 2,
+    ) -> None:
+        self._async = AsyncClient(
+            configs,
+            retry=retry,
+            breaker=breaker,
+            hooks=hooks,
+            deadline_s=deadline_s,
+            max_reasks=max_reasks,
+        )
+        self._loop = LoopThread()
+        self._finalizer = weakref.finalize(self, self._loop.close)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._async.breaker
+
+    def config(self, ref: str | ModelConfig) -> ModelConfig:
+        """The model config a name resolves to (raises ConfigError when unknown)."""
+        return self._async.config(ref)
+
+    def call(
+        self,
+        messages: Sequence[Message],
+        *,
+        config: str | ModelConfig = "default",
+        output: OutputSpec | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        deadline_s: float | None = None,
+        max_reasks: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CallResult:
+        """Call the model and wait; see `AsyncClient.call`."""
+        spec = self._async.spec(
+            messages,
+            config=config,
+            output=output,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            deadline_s=deadline_s,
+            max_reasks=max_reasks,
+            metadata=metadata,
+            extra=extra,
+        )
+        return self._loop.run(self._async.engine.run(spec))
+
+    def close(self) -> None:
+        """Close connections and stop the loop thread."""
+        self._finalizer.detach()
+        self._loop.close(self._async.aclose())
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _checked(messages: Sequence[Message]) -> tuple[Message, ...]:
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise UsageError("messages must be a list of {'role': ..., 'content': ...} dicts")
+    if not messages:
+        raise UsageError("messages must not be empty")
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise UsageError(f"message {i} is not a dict with a 'role'")
+    return tuple(dict(m) for m in messages)

@@ -1,0 +1,388 @@
+"""The attempt loop of one model call: deadline, retries, re-asks, fallback, circuit breaker.
+
+Written once, async; the sync client drives it on a private event loop thread.
+
+    call ── deadline ──► for each config in [primary, *fallback]:
+                            circuit open? ──────────────────────────► next config
+                            SDK create()  (its own HTTP retries inside)
+                              transient ──► backoff + jitter, retry ─► exhausted: next config
+                              fatal ──────► ModelAPIError
+                            refusal / finish_reason "length" ───────► RefusalError / Truncated
+                            invalid output ──► re-ask with the errors (max_reasks)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from promptkit.core.breaker import CircuitBreaker
+from promptkit.core.hooks import AttemptContext, CallHooks, CallRecord, notify_after_call
+from promptkit.core.results import AttemptKind, CallResult, Usage
+from promptkit.core.retry import Failure, MalformedResponseError, RetryPolicy, classify
+from promptkit.core.structured import Extracted, OutputPlan, extract, plan_output
+from promptkit.core.transport import CURRENT_LOG, AttemptLog
+from promptkit.core.types import Message, ModelConfig, OutputSpec
+from promptkit.core.validation import reask_messages, validate
+from promptkit.errors import (
+    CircuitOpenError,
+    DeadlineExceededError,
+    ModelAPIError,
+    ModelCallError,
+    OutputValidationError,
+    RefusalError,
+    RetriesExhaustedError,
+    TruncatedOutputError,
+)
+
+__all__ = ["CallSpec", "Engine"]
+
+_SDK_PARAMS = frozenset(
+    {"model", "temperature", "max_tokens", "response_format", "tools", "tool_choice"}
+)
+E = TypeVar("E", bound=ModelCallError)
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """Everything one call needs, resolved: messages, the config chain, the output wanted."""
+
+    messages: tuple[Message, ...]
+    chain: tuple[ModelConfig, ...]
+    output: OutputSpec = field(default_factory=OutputSpec)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    deadline_s: float | None = None
+    max_reasks: int = 2
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    """The mutable state of one call in progress."""
+
+    spec: CallSpec
+    log: AttemptLog
+    started: float
+    last_output: str | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float | None:
+        deadline = self.spec.deadline_s
+        return None if deadline is None else deadline - self.elapsed()
+
+    def error(self, cls: type[E], message: str, **extra: Any) -> E:
+        """An error of the call, carrying every attempt, the last output and the tokens spent."""
+        return cls(
+            message,
+            attempts=tuple(self.log.attempts),
+            last_output=self.last_output,
+            usage=self.log.spent,
+            **extra,
+        )
+
+
+@dataclass
+class _ConfigRun:
+    """One config's turn in the chain."""
+
+    config: ModelConfig
+    plan: OutputPlan
+    request: dict[str, Any]
+    messages: list[Message]
+    key: Hashable
+    kind: AttemptKind
+    failures: int = 0
+    reasks: int = 0
+
+
+class Engine:
+    """Runs calls; holds what outlives one call (SDK clients, breaker, hooks)."""
+
+    def __init__(
+        self,
+        *,
+        sdk_for: Callable[[ModelConfig], openai.AsyncOpenAI],
+        endpoint_of: Callable[[ModelConfig], Hashable],
+        retry: RetryPolicy,
+        breaker: CircuitBreaker,
+        hooks: Sequence[CallHooks] = (),
+    ) -> None:
+        self._sdk_for = sdk_for
+        self._endpoint_of = endpoint_of
+        self.retry = retry
+        self.breaker = breaker
+        self.hooks = tuple(hooks)
+
+    async def run(self, spec: CallSpec) -> CallResult:
+        """One call, start to end; the result or a `ModelCallError` with its evidence."""
+        run = _Run(spec, AttemptLog(), time.monotonic())
+        wall_start = time.time()
+        token = CURRENT_LOG.set(run.log)
+        try:
+            result = await self._within_deadline(run)
+        except ModelCallError as exc:
+            _attach_evidence(exc, run)
+            self._observe(run, wall_start, error=exc)
+            raise
+        finally:
+            CURRENT_LOG.reset(token)
+        self._observe(run, wall_start, result=result)
+        return result
+
+    def _observe(self, run: _Run, wall_start: float, **outcome: Any) -> None:
+        if not self.hooks:
+            return
+        result: CallResult | None = outcome.get("result")
+        record = CallRecord(
+            config_name=result.config_name if result else run.log.config_name,
+            messages=result.messages if result else run.spec.messages,
+            attempts=tuple(run.log.attempts),
+            usage=run.log.spent,
+            latency_s=run.elapsed(),
+            started_at=wall_start,
+            metadata=run.spec.metadata,
+            **outcome,
+        )
+        notify_after_call(self.hooks, record)
+
+    async def _within_deadline(self, run: _Run) -> CallResult:
+        deadline = run.spec.deadline_s
+        if deadline is None:
+            return await self._run_chain(run)
+        timeout = asyncio.timeout(deadline)
+        try:
+            async with timeout:
+                return await self._run_chain(run)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+        if run.log.attempts and run.log.attempts[-1].error_type == "Cancelled":
+            run.log.amend_last(error_type="DeadlineExceeded", error="cut by the call's deadline")
+        message = f"the deadline of {deadline:g} s passed ({len(run.log.attempts)} attempts)"
+        raise run.error(DeadlineExceededError, message) from None
+
+    async def _run_chain(self, run: _Run) -> CallResult:
+        down: list[ModelCallError] = []
+        for position, config in enumerate(run.spec.chain):
+            try:
+                return await self._run_config(run, self._start(run, config, position))
+            except (RetriesExhaustedError, CircuitOpenError) as exc:
+                down.append(exc)
+        names = ", ".join(c.name for c in run.spec.chain)
+        if all(isinstance(exc, CircuitOpenError) for exc in down):
+            raise run.error(CircuitOpenError, f"every endpoint's circuit is open ({names})")
+        last = run.log.attempts[-1].describe() if run.log.attempts else "none"
+        message = f"transient failures outlasted every attempt on {names}; last: {last}"
+        raise run.error(RetriesExhaustedError, message)
+
+    def _start(self, run: _Run, config: ModelConfig, position: int) -> _ConfigRun:
+        plan = plan_output(run.spec.output, config.capability)
+        return _ConfigRun(
+            config=config,
+            plan=plan,
+            request=self._request(run.spec, config, plan),
+            messages=plan.prepare(list(run.spec.messages)),
+            key=self._endpoint_of(config),
+            kind="first" if position == 0 else "fallback",
+        )
+
+    @staticmethod
+    def _request(spec: CallSpec, config: ModelConfig, plan: OutputPlan) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": config.model}
+        temperature = spec.temperature if spec.temperature is not None else config.temperature
+        max_tokens = spec.max_tokens if spec.max_tokens is not None else config.max_tokens
+        if temperature is not None:
+            request["temperature"] = temperature
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        return {**request, **plan.params, **spec.extra}
+
+    async def _run_config(self, run: _Run, turn: _ConfigRun) -> CallResult:
+        while True:
+            self._admit(run, turn)
+            completion = await self._attempt(run, turn)
+            if completion is None:
+                await self._backoff(run, turn)
+                turn.kind = "retry"
+                continue
+            got, errors = self._read(run, turn, completion)
+            if not errors:
+                return self._result(run, turn, completion, got)
+            if turn.reasks >= run.spec.max_reasks:
+                message = (
+                    f"the output broke its schema after {turn.reasks} re-ask(s) on "
+                    f"{turn.config.name}: {'; '.join(errors)}"
+                )
+                raise run.error(OutputValidationError, message, errors=errors)
+            turn.reasks += 1
+            turn.messages = [*turn.messages, *reask_messages(turn.plan, got, errors)]
+            turn.kind = "reask"
+
+    def _admit(self, run: _Run, turn: _ConfigRun) -> None:
+        """Check the circuit and ask the hooks, then name the next request in the log."""
+        run.log.target(turn.config.name, turn.config.model, turn.kind)
+        if not self.breaker.allow(turn.key):
+            wait = self.breaker.retry_in(turn.key)
+            detail = f"circuit open for {turn.config.name}; next probe in {wait:.1f} s"
+            run.log.skip("CircuitOpenError", detail)
+            raise run.error(CircuitOpenError, detail)
+        context = AttemptContext(
+            config=turn.config,
+            kind=turn.kind,
+            number=len(run.log.attempts),
+            messages=tuple(turn.messages),
+            request=dict(turn.request),
+            spent=run.log.spent,
+            elapsed_s=run.elapsed(),
+            metadata=run.spec.metadata,
+        )
+        try:
+            for hook in self.hooks:
+                hook.before_attempt(context)
+        except BaseException:
+            self.breaker.release(turn.key)
+            raise
+
+    async def _attempt(self, run: _Run, turn: _ConfigRun) -> ChatCompletion | None:
+        """One SDK call: the completion, or None after a transient failure worth a retry."""
+        try:
+            completion = await self._create(turn)
+        except asyncio.CancelledError:
+            self.breaker.release(turn.key)
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                self.breaker.release(turn.key)
+                raise
+            self.breaker.record(turn.key, ok=not failure.transient)
+            self._note(run, failure)
+            if not failure.transient:
+                what = f"{failure.error_type} ({failure.status})"
+                message = f"{turn.config.name}: {what}: {failure.message}"
+                raise run.error(
+                    ModelAPIError,
+                    message,
+                    status_code=failure.status,
+                    request_id=failure.request_id,
+                ) from exc
+            turn.failures += 1
+            if turn.failures >= self.retry.max_attempts:
+                last = run.log.attempts[-1].describe() if run.log.attempts else failure.message
+                message = f"{turn.config.name}: {turn.failures} attempt(s) failed; last: {last}"
+                raise run.error(RetriesExhaustedError, message) from exc
+            return None
+        self.breaker.record(turn.key, ok=True)
+        return completion
+
+    async def _create(self, turn: _ConfigRun) -> ChatCompletion:
+        sdk = self._sdk_for(turn.config)
+        known = {k: v for k, v in turn.request.items() if k in _SDK_PARAMS}
+        extra = {k: v for k, v in turn.request.items() if k not in _SDK_PARAMS}
+        completion = await sdk.chat.completions.create(
+            messages=turn.messages,  # type: ignore[arg-type]
+            extra_body=extra or None,
+            **known,
+        )
+        if not isinstance(completion, ChatCompletion) or not completion.choices:
+            raise MalformedResponseError("the 200 body is not a chat completion with choices")
+        return completion
+
+    @staticmethod
+    def _note(run: _Run, failure: Failure) -> None:
+        """Put the SDK's verdict on the attempt the transport recorded last."""
+        last = run.log.attempts[-1] if run.log.attempts else None
+        if last is None or last.error_type is None or failure.error_type == "MalformedResponse":
+            run.log.amend_last(error_type=failure.error_type, error=failure.message)
+        if failure.code and last is not None and last.error_code is None:
+            run.log.amend_last(error_code=failure.code)
+
+    async def _backoff(self, run: _Run, turn: _ConfigRun) -> None:
+        wait = self.retry.delay(turn.failures, run.log.retry_after)
+        remaining = run.remaining()
+        if remaining is not None and wait >= remaining:
+            message = (
+                f"the deadline of {run.spec.deadline_s:g} s leaves {remaining:.2f} s, "
+                f"less than the {wait:.2f} s wait before the next attempt"
+            )
+            raise run.error(DeadlineExceededError, message)
+        await asyncio.sleep(wait)
+
+    def _read(
+        self, run: _Run, turn: _ConfigRun, completion: ChatCompletion
+    ) -> tuple[Extracted, list[str]]:
+        """Refusal and truncation end the call; otherwise the output and its errors."""
+        choice = completion.choices[0]
+        usage = Usage.from_openai(completion.usage)
+        run.log.add_usage(usage)
+        run.log.amend_last(usage=usage, finish_reason=choice.finish_reason)
+        message = choice.message
+        if message.refusal or choice.finish_reason == "content_filter":
+            run.last_output = message.refusal or message.content
+            reason = message.refusal or "finish_reason content_filter"
+            run.log.amend_last(error_type="RefusalError", error=reason)
+            raise run.error(RefusalError, f"{turn.config.name}: the model refused: {reason}")
+        got = extract(message, turn.plan)
+        run.last_output = got.raw
+        if choice.finish_reason == "length":
+            raise self._truncated(run, turn)
+        errors = [got.error] if got.error else []
+        if not errors and turn.plan.schema is not None:
+            errors = validate(got.value, turn.plan.schema)
+        if errors:
+            run.log.amend_last(error_type="OutputValidationError", error="; ".join(errors))
+        return got, errors
+
+    @staticmethod
+    def _truncated(run: _Run, turn: _ConfigRun) -> TruncatedOutputError:
+        limit = turn.request.get("max_tokens")
+        advice = (
+            f"raise max_tokens above {limit}"
+            if limit
+            else "set max_tokens higher than the endpoint's default"
+        )
+        run.log.amend_last(error_type="TruncatedOutputError", error="finish_reason length")
+        message = f"{turn.config.name}: the output was cut at the token limit; {advice}"
+        return run.error(TruncatedOutputError, message)
+
+    def _result(
+        self, run: _Run, turn: _ConfigRun, completion: ChatCompletion, got: Extracted
+    ) -> CallResult:
+        choice = completion.choices[0]
+        last = run.log.attempts[-1] if run.log.attempts else None
+        return CallResult(
+            output=got.value,
+            text=got.raw,
+            finish_reason=choice.finish_reason,
+            usage=Usage.from_openai(completion.usage),
+            total_usage=run.log.spent,
+            attempts=tuple(run.log.attempts),
+            model=completion.model or turn.config.model,
+            config_name=turn.config.name,
+            latency_s=run.elapsed(),
+            request_id=getattr(completion, "_request_id", None)
+            or (last.request_id if last else None),
+            request=dict(turn.request),
+            messages=tuple(turn.messages),
+            metadata=dict(run.spec.metadata),
+        )
+
+
+def _attach_evidence(exc: ModelCallError, run: _Run) -> None:
+    """Errors raised by hooks get the call's evidence too."""
+    if not exc.attempts:
+        exc.attempts = list(run.log.attempts)
+    if exc.usage is None:
+        exc.usage = run.log.spent
+    if exc.last_output is None:
+        exc.last_output = run.last_output

@@ -1,0 +1,107 @@
+"""What a model call leaves behind: token usage, one record per attempt, and the call's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from promptkit.core.types import Message
+
+__all__ = ["Attempt", "AttemptKind", "CallResult", "Usage"]
+
+AttemptKind = Literal["first", "sdk_retry", "retry", "reask", "fallback"]
+"""Why a request was sent: the call's first, a retry inside the SDK, promptkit's own retry,
+a re-ask after invalid output, or the first request to a fallback config."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one response, or summed over several."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+    @classmethod
+    def from_openai(cls, usage: Any) -> Usage:
+        """Read an SDK `CompletionUsage` (or None) into a Usage."""
+        if usage is None:
+            return cls()
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None) if details is not None else None
+        return cls(
+            input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            cached_tokens=cached or 0,
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One HTTP request of a call (or a config skipped because its circuit was open).
+
+    `wait_s` is the time between the end of the previous attempt and the start of this
+    one: the SDK's backoff for `sdk_retry`, promptkit's for `retry`. `error_type` is None
+    for an attempt whose output was accepted.
+    """
+
+    index: int
+    config_name: str
+    model: str
+    kind: AttemptKind
+    status: int | None = None
+    error_type: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    wait_s: float = 0.0
+    duration_s: float = 0.0
+    request_id: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+    def describe(self) -> str:
+        """One line for error messages: `#2 retry main 500 InternalServerError: ...`."""
+        status = self.status if self.status is not None else "-"
+        outcome = f"{self.error_type}: {self.error}" if self.error_type else "ok"
+        return f"#{self.index} {self.kind} {self.config_name} {status} {outcome}"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A successful call: the validated output and the evidence of how it was obtained.
+
+    `output` is the parsed and validated JSON (the tool's arguments in tool mode) or the
+    text. `usage` is the final response's; `total_usage` adds every attempt's, re-asks
+    included. `request` holds the effective parameters of the last request (without
+    messages); `messages` the messages it sent, re-asks included.
+    """
+
+    output: Any
+    text: str | None
+    finish_reason: str | None
+    usage: Usage
+    total_usage: Usage
+    attempts: tuple[Attempt, ...]
+    model: str
+    config_name: str
+    latency_s: float
+    request_id: str | None
+    request: Mapping[str, Any]
+    messages: tuple[Message, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,187 @@
+"""Asking an endpoint for structured output the way it can give it, and reading the answer back.
+
+| capability    | on the wire                                        | output read from        |
+|---------------|----------------------------------------------------|-------------------------|
+| `json_schema` | `response_format: json_schema` (strict when it can) | the message content     |
+| `json_object` | `response_format: json_object` + schema in prompt  | the message content     |
+| `tool`        | one tool, forced with `tool_choice`                | the tool call arguments |
+| `prompt`      | the schema asked for in the system message         | JSON found in the text  |
+
+An output spec in `tool` mode is sent as a forced tool call by `json_schema` and `tool`
+endpoints. Whatever the route, the value is parsed here and validated by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from promptkit.core.types import Capability, Message, OutputSpec
+from promptkit.errors import UsageError
+
+__all__ = ["Extracted", "OutputPlan", "extract_json", "plan_output"]
+
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """How one output spec is requested from one endpoint."""
+
+    technique: Capability | None
+    schema: dict[str, Any] | None
+    params: dict[str, Any]
+    instruction: str | None = None
+    tool_name: str | None = None
+
+    def prepare(self, messages: list[Message]) -> list[Message]:
+        """The messages to send: the schema instruction added to the last system message."""
+        if self.instruction is None:
+            return list(messages)
+        out = list(messages)
+        for i in range(len(out) - 1, -1, -1):
+            if out[i].get("role") == "system" and isinstance(out[i].get("content"), str):
+                out[i] = {**out[i], "content": f"{out[i]['content']}\n\n{self.instruction}"}
+                return out
+        return [{"role": "system", "content": self.instruction}, *out]
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What was read from a response: the raw text, the value, or why it could not be read."""
+
+    raw: str | None
+    value: Any = None
+    error: str | None = None
+    tool_call_id: str | None = None
+
+
+def plan_output(spec: OutputSpec, capability: Capability) -> OutputPlan:
+    """Choose the request parameters and the reading route for `spec` on this endpoint."""
+    if not spec.structured:
+        return OutputPlan(technique=None, schema=None, params={})
+    schema = _schema_of(spec)
+    name = spec.tool.name if spec.mode == "tool" and spec.tool else "output"
+    description = spec.tool.description if spec.mode == "tool" and spec.tool else ""
+    use_tool = capability == "tool" or (spec.mode == "tool" and capability == "json_schema")
+    if use_tool:
+        return OutputPlan("tool", schema, _tool_params(name, description, schema), tool_name=name)
+    if capability == "json_schema":
+        fmt = {"name": name, "schema": schema, "strict": is_strict_compatible(schema)}
+        params = {"response_format": {"type": "json_schema", "json_schema": fmt}}
+        return OutputPlan("json_schema", schema, params)
+    params = {"response_format": {"type": "json_object"}} if capability == "json_object" else {}
+    return OutputPlan(capability, schema, params, instruction=_instruction(schema, spec))
+
+
+def _schema_of(spec: OutputSpec) -> dict[str, Any]:
+    if spec.mode == "tool" and spec.tool is None:
+        raise UsageError("output mode 'tool' needs a tool (OutputSpec.tool)")
+    schema = spec.json_schema
+    if schema is None:
+        if spec.mode == "json_schema":
+            raise UsageError("output mode 'json_schema' needs a schema (OutputSpec.schema)")
+        return {"type": "object"}
+    return schema
+
+
+def _tool_params(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": name, "parameters": schema}
+    if description:
+        function["description"] = description
+    return {
+        "tools": [{"type": "function", "function": function}],
+        "tool_choice": {"type": "function", "function": {"name": name}},
+    }
+
+
+def _instruction(schema: dict[str, Any], spec: OutputSpec) -> str:
+    text = json.dumps(schema, ensure_ascii=False)
+    if spec.mode == "tool" and spec.tool is not None:
+        what = f"the arguments of the function `{spec.tool.name}`"
+        if spec.tool.description:
+            what += f" ({spec.tool.description})"
+        return (
+            f"Respond with only a JSON object holding {what}, matching this JSON Schema, "
+            f"and no other text:\n{text}"
+        )
+    return f"Respond with only JSON matching this JSON Schema, and no other text:\n{text}"
+
+
+def is_strict_compatible(schema: Any) -> bool:
+    """Can OpenAI's strict mode take this schema: closed objects, every property required?"""
+    if not isinstance(schema, dict):
+        return True
+    props = schema.get("properties")
+    if isinstance(props, dict) or schema.get("type") == "object":
+        props = props if isinstance(props, dict) else {}
+        closed = schema.get("additionalProperties") is False
+        if not closed or set(schema.get("required", [])) != set(props):
+            return False
+    return all(is_strict_compatible(sub) for sub in _subschemas(schema))
+
+
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    subs: list[Any] = []
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(schema.get(key), dict):
+            subs += schema[key].values()
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        if isinstance(schema.get(key), list):
+            subs += schema[key]
+    subs += [schema[key] for key in ("items", "not") if isinstance(schema.get(key), dict)]
+    return subs
+
+
+def extract_json(text: str) -> Any:
+    """The JSON in a reply: the whole text, a ```json fence, or the first value in prose."""
+    stripped = text.strip()
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        pass
+    for block in _FENCE.findall(text):
+        try:
+            return json.loads(block.strip())
+        except ValueError:
+            continue
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[{\[]", text):
+        try:
+            return decoder.raw_decode(text, match.start())[0]
+        except ValueError:
+            continue
+    raise ValueError("no JSON value found in the reply")
+
+
+def extract(message: Any, plan: OutputPlan) -> Extracted:
+    """Read the output of an SDK `ChatCompletionMessage` along the plan's route."""
+    if plan.technique == "tool":
+        return _extract_tool(message, plan)
+    content = message.content
+    if plan.technique is None:
+        return Extracted(raw=content, value=content if content is not None else "")
+    if not content:
+        return Extracted(raw=content, error="the reply holds no content, expected JSON")
+    try:
+        return Extracted(raw=content, value=extract_json(content))
+    except ValueError as exc:
+        return Extracted(raw=content, error=f"the reply is not valid JSON: {exc}")
+
+
+def _extract_tool(message: Any, plan: OutputPlan) -> Extracted:
+    calls = [c for c in (message.tool_calls or []) if getattr(c, "function", None) is not None]
+    chosen = next((c for c in calls if c.function.name == plan.tool_name), None)
+    if chosen is None:
+        error = f"the reply did not call the tool `{plan.tool_name}`"
+        return Extracted(raw=message.content, error=error)
+    raw = chosen.function.arguments
+    try:
+        value = json.loads(raw) if raw and raw.strip() else {}
+    except ValueError as exc:
+        return Extracted(
+            raw=raw, error=f"the tool arguments are not valid JSON: {exc}", tool_call_id=chosen.id
+        )
+    return Extracted(raw=raw, value=value, tool_call_id=chosen.id)

@@ -1,0 +1,164 @@
+"""Seeing every HTTP attempt, the SDK's hidden retries included, and writing it to the call's log.
+
+The SDK retries inside one `create()` call, out of sight. promptkit hands the SDK an
+`httpx2.AsyncClient` whose `send` records each request into the `AttemptLog` of the call
+running in the current context (a contextvar), so concurrent calls never mix their logs.
+It also tells the SDK not to retry an `insufficient_quota` 429, which it would otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx2
+import openai
+
+from promptkit.core.results import Attempt, AttemptKind, Usage
+from promptkit.core.retry import FATAL_CODES
+
+__all__ = ["CURRENT_LOG", "AttemptLog", "RecordingAsyncClient"]
+
+_STATUS_ERRORS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    409: "ConflictError",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+}
+
+
+class AttemptLog:
+    """The attempts of one call: opened by the transport, amended by the attempt loop."""
+
+    def __init__(self) -> None:
+        self.attempts: list[Attempt] = []
+        self.config_name = ""
+        self.model = ""
+        self.next_kind: AttemptKind = "first"
+        self.retry_after: float | None = None
+        self.spent = Usage()
+        self._last_end: float | None = None
+
+    def target(self, config_name: str, model: str, kind: AttemptKind) -> None:
+        """Name the config, model and reason of the next request."""
+        self.config_name, self.model, self.next_kind = config_name, model, kind
+
+    def add(self, start: float, end: float, **fields: Any) -> None:
+        wait = 0.0 if self._last_end is None else max(0.0, start - self._last_end)
+        attempt = Attempt(
+            index=len(self.attempts),
+            config_name=self.config_name,
+            model=self.model,
+            kind=self.next_kind,
+            wait_s=wait,
+            duration_s=end - start,
+            **fields,
+        )
+        self.attempts.append(attempt)
+        self._last_end = end
+        if self.next_kind != "sdk_retry":
+            self.next_kind = "sdk_retry"
+
+    def skip(self, error_type: str, error: str) -> None:
+        """Record a config that was not tried (its circuit is open)."""
+        now = time.monotonic()
+        last_end = self._last_end
+        self.add(now, now, error_type=error_type, error=error)
+        self._last_end = last_end
+
+    def amend_last(self, **changes: Any) -> None:
+        if self.attempts:
+            self.attempts[-1] = replace(self.attempts[-1], **changes)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.spent = self.spent + usage
+
+
+CURRENT_LOG: contextvars.ContextVar[AttemptLog | None] = contextvars.ContextVar(
+    "promptkit_attempt_log", default=None
+)
+
+
+class RecordingAsyncClient(httpx2.AsyncClient):
+    """An httpx2 client with the SDK's defaults that records each send into `CURRENT_LOG`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout", openai.DEFAULT_TIMEOUT)
+        kwargs.setdefault("limits", openai.DEFAULT_CONNECTION_LIMITS)
+        kwargs.setdefault("follow_redirects", True)
+        super().__init__(**kwargs)
+
+    async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+        log = CURRENT_LOG.get()
+        if log is None:
+            return await super().send(request, **kwargs)
+        start = time.monotonic()
+        try:
+            response = await super().send(request, **kwargs)
+        except BaseException as exc:
+            log.retry_after = None
+            detail = str(exc) or "no detail"
+            log.add(start, time.monotonic(), error_type=_exception_name(exc), error=detail)
+            raise
+        fields = await _response_fields(response)
+        log.retry_after = _retry_after(response.headers)
+        log.add(start, time.monotonic(), **fields)
+        return response
+
+
+def _exception_name(exc: BaseException) -> str:
+    return "Cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
+
+
+async def _response_fields(response: httpx2.Response) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": response.status_code,
+        "request_id": response.headers.get("x-request-id"),
+    }
+    if response.status_code < 400:
+        return fields
+    await response.aread()
+    error = _error_object(response)
+    code = error.get("code")
+    fields["error_code"] = str(code) if code is not None else None
+    fields["error"] = str(error.get("message") or response.reason_phrase)
+    fields["error_type"] = _STATUS_ERRORS.get(
+        response.status_code,
+        "InternalServerError" if response.status_code >= 500 else "APIStatusError",
+    )
+    if fields["error_code"] in FATAL_CODES:
+        response.headers["x-should-retry"] = "false"
+    return fields
+
+
+def _error_object(response: httpx2.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return {}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return body if isinstance(body, dict) else {}
+
+
+def _retry_after(headers: httpx2.Headers) -> float | None:
+    """Seconds the server asked to wait (retry-after-ms, then retry-after), if any."""
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
