@@ -159,7 +159,9 @@ def test_a_reserve_that_eats_the_window_raises() -> None:
 def test_an_oversized_multimodal_message_is_not_truncated() -> None:
     parts = [{"type": "text", "text": "word " * 2_000}]
     with pytest.raises(ContextBudgetError):
-        fit_messages([user("hi"), {"role": "user", "content": parts}], model=MODEL, budget_tokens=500)
+        fit_messages(
+            [user("hi"), {"role": "user", "content": parts}], model=MODEL, budget_tokens=500
+        )
 
 
 def test_estimated_models_fit_too_and_say_so() -> None:

