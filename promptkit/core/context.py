@@ -40,7 +40,8 @@ TRUNCATION_MARKER = "\n[... truncated by promptkit: {removed} of {total} tokens 
 
 @dataclass(frozen=True)
 class Truncation:
-    """One message shortened to fit: where it now stands and how much it lost."""
+    """One message shortened to fit: its index in `FitResult.messages`, and its size
+    (overhead included) before and after."""
 
     index: int
     role: str
@@ -94,12 +95,13 @@ def fit_messages(
     fixed = REPLY_PRIMING_TOKENS + sum(costs[i] for i in pinned)
     truncated = _fit_newest_turn(out, costs, newest, budget - fixed, name)
     kept = _keep_newest_turns(turns, costs, budget - fixed - sum(costs[i] for i in newest))
-    order = sorted({*pinned, *newest, *kept})
+    keep = {*pinned, *newest, *kept}
+    order = sorted(keep)
     fitted = [out[i] for i in order]
     total = count_message_tokens(fitted, name)
     return FitResult(
         messages=fitted,
-        dropped=[messages[i] for i in range(len(out)) if i not in set(order)],
+        dropped=[m for i, m in enumerate(messages) if i not in keep],
         truncated=[replace(t, index=order.index(t.index)) for t in truncated],
         tokens=total.tokens,
         budget=budget,
@@ -162,11 +164,11 @@ def _fit_newest_turn(
         )
     largest = max(newest, key=lambda i: costs[i])
     content = out[largest].get("content")
-    if costs[largest] <= room or not isinstance(content, str):
-        raise ContextBudgetError(
-            f"the newest turn needs {needed} tokens but {room} are left after the system "
-            "messages, and no single text message alone exceeds that, so nothing is truncated"
-        )
+    short = f"the newest turn needs {needed} tokens but {room} are left after the system messages"
+    if costs[largest] <= room:
+        raise ContextBudgetError(f"{short}, and no single message alone exceeds that")
+    if not isinstance(content, str):
+        raise ContextBudgetError(f"{short}, and its largest message is not plain text to cut")
     others = needed - costs[largest]
     out[largest] = _truncated(out[largest], content, room - others, model)
     before, costs[largest] = costs[largest], _cost(out[largest], model)

@@ -141,7 +141,7 @@ def test_no_message_is_cut_when_none_alone_exceeds_the_budget() -> None:
     messages = [{"role": "system", "content": "sys"}, *tool_turn(1, "x " * 400)[:3]]
     messages[1] = user("y " * 400)
     budget = tokens(messages) - 100
-    with pytest.raises(ContextBudgetError, match="no single text message alone exceeds"):
+    with pytest.raises(ContextBudgetError, match="no single message alone exceeds"):
         fit_messages(messages, model=MODEL, budget_tokens=budget)
 
 
