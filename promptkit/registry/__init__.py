@@ -1,0 +1,42 @@
+"""The prompt registry: published versions, model configs, pins with a ledger, a resolver."""
+
+from __future__ import annotations
+
+from promptkit.registry.migrate import migrate, migration
+from promptkit.registry.records import (
+    ConfigChange,
+    LedgerEntry,
+    Pin,
+    PublishedVersion,
+    PublishOutcome,
+    StoredConfig,
+    default_actor,
+)
+from promptkit.registry.resolver import (
+    DEFAULT_TTL_S,
+    Resolved,
+    Resolver,
+    StaleRegistryWarning,
+    default_resolver,
+    get,
+)
+from promptkit.registry.store import Registry
+
+__all__ = [
+    "DEFAULT_TTL_S",
+    "ConfigChange",
+    "LedgerEntry",
+    "Pin",
+    "PublishOutcome",
+    "PublishedVersion",
+    "Registry",
+    "Resolved",
+    "Resolver",
+    "StaleRegistryWarning",
+    "StoredConfig",
+    "default_actor",
+    "default_resolver",
+    "get",
+    "migrate",
+    "migration",
+]

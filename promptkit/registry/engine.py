@@ -1,0 +1,143 @@
+"""Database engines for the registry: per-dialect options, write transactions, error mapping."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
+from sqlalchemy.pool import NullPool, StaticPool
+
+from promptkit.errors import RegistryUnavailableError
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "SQLITE_BUSY_TIMEOUT_S",
+    "create_registry_engine",
+    "inserted_id",
+    "is_mysql",
+    "redact",
+    "unavailable_as_error",
+    "write_transaction",
+]
+
+CONNECT_TIMEOUT_S = 5
+"""How long a server connection may take before the registry counts as unreachable."""
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite writer waits for another process's write lock."""
+
+_WRITE = "promptkit_write"
+
+
+def redact(url: str | URL) -> str:
+    """The URL as safe to print: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def is_mysql(engine: Engine | Connection) -> bool:
+    return engine.dialect.name in ("mysql", "mariadb")
+
+
+def create_registry_engine(url: str | URL, *, create: bool = True) -> Engine:
+    """An engine with sensible options for its dialect. SQLite: WAL, a busy timeout, a fresh
+    connection per unit of work (so a replaced or removed file is noticed), and the file's
+    folder made when `create` (else a missing file counts as an unreachable registry)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, create)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    return sa.create_engine(
+        parsed, pool_pre_ping=True, pool_recycle=3600, connect_args=connect_args
+    )
+
+
+def _sqlite_engine(url: URL, create: bool) -> Engine:
+    path = url.database or ""
+    in_memory = path in ("", ":memory:") or path.startswith("file::memory:")
+    if in_memory:
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = sa.create_engine(
+            url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
+        _guard_file(engine, Path(path), create)
+    _sqlite_transactions(engine, wal=not in_memory)
+    return engine
+
+
+def _guard_file(engine: Engine, path: Path, create: bool) -> None:
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _refuse_missing(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        if not path.is_file():
+            raise sqlite3.OperationalError(f"no registry database file at {path}")
+
+
+def _sqlite_transactions(engine: Engine, *, wal: bool) -> None:
+    """SQLAlchemy emits BEGIN itself: IMMEDIATE for writes (the write lock is taken at
+    once, so concurrent writers queue on the busy timeout instead of failing)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if wal:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read-write transaction: BEGIN IMMEDIATE on SQLite, READ COMMITTED on MySQL and
+    MariaDB (so a row read after taking a lock is the latest committed one)."""
+    with engine.connect() as conn:
+        options: dict[str, Any] = {_WRITE: True}
+        if is_mysql(conn):
+            options["isolation_level"] = "READ COMMITTED"
+        conn.execution_options(**options)
+        with conn.begin():
+            yield conn
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The new primary key of a single-row INSERT."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the database returned no id for the inserted row")
+    return int(key[0])
+
+
+@contextmanager
+def unavailable_as_error(url: str) -> Iterator[None]:
+    """Database failures (other than constraint violations) become RegistryUnavailableError."""
+    try:
+        yield
+    except exc.IntegrityError:
+        raise
+    except (exc.DBAPIError, exc.TimeoutError) as error:
+        cause = getattr(error, "orig", None) or error
+        first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause)
+        raise RegistryUnavailableError(
+            f"registry database {url} cannot be used: {first_line}"
+        ) from error

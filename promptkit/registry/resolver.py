@@ -1,0 +1,315 @@
+"""Resolving `name@env` or `name@version` for a running application: an in-process cache
+with cheap change detection every `ttl`, and a verified last-known copy on disk for when
+the registry cannot be reached."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from promptkit.config import load_settings
+from promptkit.core.types import Message, ModelConfig
+from promptkit.errors import (
+    IntegrityError,
+    NotPublishedError,
+    PromptError,
+    RegistryUnavailableError,
+    UsageError,
+)
+from promptkit.registry.disk_cache import DiskCache
+from promptkit.registry.records import Pin, check_env
+from promptkit.registry.store import Registry
+from promptkit.registry.versions import load_verified
+from promptkit.templates.library import PromptLibrary
+from promptkit.templates.model import NAME_PATTERN
+from promptkit.templates.prompt import Prompt
+from promptkit.templates.versions import is_version, parse_ref
+
+__all__ = [
+    "DEFAULT_TTL_S",
+    "Resolved",
+    "Resolver",
+    "Source",
+    "StaleRegistryWarning",
+    "default_resolver",
+    "get",
+]
+
+DEFAULT_TTL_S = 0.5
+"""How long a resolved pin is served before the registry is asked whether it moved."""
+
+Source = Literal["registry", "disk-cache", "file"]
+Key = tuple[str, str | None, str | None]  # (name, env, version): exactly one of env/version
+
+log = logging.getLogger("promptkit.registry")
+_NAME = re.compile(NAME_PATTERN)
+
+
+class StaleRegistryWarning(UserWarning):
+    """A last-known version is served because the registry could not be asked."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved prompt, ready to render, and where it came from. `stale` is True when
+    the registry could not be asked and this is the last version known."""
+
+    prompt: Prompt
+    label: str | None
+    source: Source
+    stale: bool = False
+    ledger_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.prompt.name
+
+    @property
+    def version(self) -> str:
+        return self.prompt.version
+
+    @property
+    def content_hash(self) -> str:
+        return self.prompt.content_hash
+
+    @property
+    def ref(self) -> str:
+        return self.prompt.ref
+
+    def render(self, variables: dict[str, Any] | None = None, /, **more: Any) -> list[Message]:
+        return self.prompt.render(variables, **more)
+
+
+class Resolver:
+    """Serves pinned or exact versions from memory; asks the registry at most every `ttl`
+    seconds (one query for all cached pins) whether a pin moved."""
+
+    def __init__(
+        self, registry: Registry, *, ttl: float = DEFAULT_TTL_S, cache_dir: Path | None = None,
+        library: PromptLibrary | None = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.ttl = ttl
+        self.disk = DiskCache(cache_dir) if cache_dir is not None else None
+        self.library = library
+        self._clock = clock
+        self._keys: dict[tuple[str, str | None, str | None], Key] = {}
+        self._entries: dict[Key, Resolved] = {}
+        self._prompts: dict[str, Prompt] = {}
+        self._configs: dict[str, tuple[ModelConfig, float]] = {}
+        self._fresh_until = float("-inf")
+        self._lock = threading.Lock()
+        self._down: str | None = None
+
+    def get(self, name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
+        """`get("sentiment", env="production")`, `get("sentiment", version="1.2.0")`, or a
+        reference: `get("sentiment@production")`, `get("sentiment@1.2.0")`."""
+        key = self._keys.get((name, env, version))
+        if key is not None:
+            entry = self._entries[key]
+            if self._clock() < self._fresh_until or (key[2] is not None and not entry.stale):
+                return entry
+        return self._resolve((name, env, version))
+
+    def _resolve(self, raw: tuple[str, str | None, str | None]) -> Resolved:
+        key = self._keys.get(raw) or _canonical(*raw)
+        known = self._entries.get(key)
+        if not self._lock.acquire(blocking=known is None):
+            return known  # type: ignore[return-value]  # another thread is refreshing
+        try:
+            if self._clock() >= self._fresh_until:
+                self._refresh()
+            entry = self._entries.get(key) or self._first_load(key)
+            self._entries[key] = entry
+            self._keys[raw] = key
+            return entry
+        finally:
+            self._lock.release()
+
+    # -- change detection ---------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        self._fresh_until = self._clock() + self.ttl
+        pinned = [k for k in self._entries if k[1] is not None]
+        retry = [k for k, e in self._entries.items() if k[2] is not None and e.stale]
+        if not pinned and not retry:
+            return
+        try:
+            if pinned:
+                current = {(p.name, p.env): p for p in self.registry.pins({k[0] for k in pinned})}
+                for key in pinned:
+                    self._follow(key, current.get((key[0], key[1] or "")))
+            for key in retry:
+                self._entries[key] = self._from_registry(key)
+        except RegistryUnavailableError as error:
+            self._outage(error)
+            return
+        self._recovered()
+
+    def _follow(self, key: Key, pin: Pin | None) -> None:
+        """Bring one cached pin up to date with the registry's pin row."""
+        entry = self._entries[key]
+        if pin is None or (pin.ledger_id == entry.ledger_id and not entry.stale):
+            return
+        try:
+            prompt = self._published(pin.name, pin.version, pin.content_hash)
+        except IntegrityError as error:
+            self._entries[key] = replace(entry, stale=True)
+            _warn(f"promptkit: keeping {entry.ref} for {key[0]}@{key[1]}: {error}")
+            return
+        self._entries[key] = Resolved(prompt, pin.env, "registry", False, pin.ledger_id)
+        if entry.content_hash != prompt.content_hash or entry.stale:
+            self._save(prompt, pin.env, pin.ledger_id)
+
+    def _outage(self, error: RegistryUnavailableError) -> None:
+        for key, entry in self._entries.items():
+            if not entry.stale:
+                self._entries[key] = replace(entry, stale=True)
+        if self._down is None:
+            self._down = str(error)
+            _warn(f"promptkit: serving last-known prompt versions: {error}")
+
+    def _recovered(self) -> None:
+        if self._down is not None:
+            log.warning("promptkit: registry %s reachable again", self.registry.url)
+            self._down = None
+
+    # -- first resolution of a key ------------------------------------------------------
+
+    def _first_load(self, key: Key) -> Resolved:
+        try:
+            return self._from_registry(key)
+        except RegistryUnavailableError as error:
+            return self._fallback(key, error)
+
+    def _from_registry(self, key: Key) -> Resolved:
+        name, env, version = key
+        if env is not None:
+            pin = self.registry.current(name, env)
+            if pin is None:
+                raise NotPublishedError(
+                    f"{name} has no pin in {env}: pin one with "
+                    f"`promptkit pin {name} VERSION --env {env} --reason TEXT`"
+                )
+            prompt = self._published(name, pin.version, pin.content_hash)
+            self._save(prompt, env, pin.ledger_id)
+            return Resolved(prompt, env, "registry", False, pin.ledger_id)
+        row = self.registry.version(name, version or "")
+        prompt = self._published(name, row.version, row.content_hash, row.source)
+        self._save(prompt, None, None)
+        return Resolved(prompt, None, "registry", False, None)
+
+    def _published(self, name: str, version: str, content_hash: str, source: str | None = None
+                   ) -> Prompt:
+        """A published version by hash: from memory, else from the registry, verified."""
+        prompt = self._prompts.get(content_hash)
+        if prompt is None:
+            if source is None:
+                source = self.registry.version(name, version).source
+            prompt = load_verified(name, version, source, content_hash)
+            self._prompts[content_hash] = prompt
+        return prompt
+
+    def _fallback(self, key: Key, error: RegistryUnavailableError) -> Resolved:
+        name, env, version = key
+        ref = f"{name}@{env or version}"
+        cached = self.disk.load(name, env=env, version=version) if self.disk else None
+        if cached is not None:
+            _warn(f"promptkit: registry unreachable, serving last-known {cached.prompt.ref} "
+                  f"for {ref} (saved {cached.saved_at}): {error}")
+            self._down = self._down or str(error)
+            return Resolved(cached.prompt, env, "disk-cache", True, cached.ledger_id)
+        if version is not None and self.library is not None:
+            try:
+                prompt = self.library.load(name, version)
+            except (PromptError, OSError):
+                pass  # no usable file either: report the outage
+            else:
+                _warn(f"promptkit: registry unreachable, serving {ref} from {prompt.path}, "
+                      f"not verified as published: {error}")
+                return Resolved(prompt, None, "file", True, None)
+        where = ""
+        if self.disk is not None:
+            where = f" (no last-known copy at {self.disk.path(name, env=env, version=version)})"
+        raise RegistryUnavailableError(f"cannot resolve {ref}: {error}{where}") from error
+
+    def _save(self, prompt: Prompt, env: str | None, ledger_id: int | None) -> None:
+        if self.disk is not None:
+            self.disk.save(prompt, env=env, ledger_id=ledger_id,
+                           saved_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    # -- model configs ------------------------------------------------------------------
+
+    def config(self, name: str) -> ModelConfig:
+        """A model config by name, re-read at most every `ttl`; the last known one is kept
+        (with a warning) while the registry cannot be reached."""
+        known = self._configs.get(name)
+        if known is not None and self._clock() < known[1]:
+            return known[0]
+        try:
+            config = self.registry.config(name)
+        except RegistryUnavailableError as error:
+            if known is None:
+                raise
+            _warn(f"promptkit: keeping last-known model config {name!r}: {error}")
+            config = known[0]
+        self._configs[name] = (config, self._clock() + self.ttl)
+        return config
+
+    def config_for(self, resolved: Resolved, default: str = "default") -> ModelConfig:
+        """The model config a resolved prompt calls with: inline, or by name."""
+        model = resolved.prompt.meta.model
+        return model if isinstance(model, ModelConfig) else self.config(model or default)
+
+
+def _canonical(name: str, env: str | None, version: str | None) -> Key:
+    if "@" in name:
+        if env is not None or version is not None:
+            raise UsageError(f"give {name!r} or env=/version=, not both")
+        name, part = parse_ref(name)
+        env, version = (None, part) if part and is_version(part) else (part, None)
+    if (env is None) == (version is None):
+        raise UsageError(f"resolve {name!r} by env=... or version=... (exactly one)")
+    if not _NAME.match(name):
+        raise UsageError(f"{name!r} is not a prompt name")
+    if env is not None:
+        return (name, check_env(env), None)
+    if not is_version(version or ""):
+        raise UsageError(f"{version!r} is not a version: use numbers like 1.2.0")
+    return (name, None, version)
+
+
+def _warn(message: str) -> None:
+    log.warning("%s", message)
+    warnings.warn(message, StaleRegistryWarning, stacklevel=4)
+
+
+_default: Resolver | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolver() -> Resolver:
+    """The process-wide resolver of the project's settings (built on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            settings = load_settings()
+            _default = Resolver(
+                Registry(settings.database_url, create=False),
+                cache_dir=settings.root / ".promptkit" / "cache",
+                library=PromptLibrary(settings.prompts_path),
+            )
+        return _default
+
+
+def get(name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
+    """Resolve through the process-wide resolver: `promptkit.get("sentiment", env="prod")`."""
+    return default_resolver().get(name, env, version=version)

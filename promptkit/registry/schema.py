@@ -1,0 +1,157 @@
+"""The registry's tables (SQLAlchemy Core) and the migration steps that create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Dialect
+
+from promptkit.registry.migrate import migration
+
+__all__ = [
+    "COMPONENT",
+    "METADATA",
+    "UTCDateTime",
+    "ledger",
+    "model_config_history",
+    "model_configs",
+    "pins",
+    "prompts",
+    "versions",
+]
+
+COMPONENT = "registry"
+
+NAME_LEN, VERSION_LEN, ENV_LEN, HASH_LEN, ACTOR_LEN = 200, 64, 100, 80, 200
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stored as naive UTC (microseconds kept on MySQL too), read back timezone-aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _long_text() -> sa.types.TypeEngine[str]:
+    return sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+def define_v1(metadata: sa.MetaData) -> None:
+    """The first shape of the tables. Frozen: migration m001 creates exactly this."""
+    def name() -> sa.Column[str]:
+        return sa.Column("name", sa.String(NAME_LEN), nullable=False)
+
+    sa.Table(
+        "promptkit_prompts", metadata,
+        sa.Column("name", sa.String(NAME_LEN), primary_key=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("created_by", sa.String(ACTOR_LEN), nullable=False),
+    )
+    sa.Table(
+        "promptkit_versions", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        name(),
+        sa.Column("version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("content_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("source", _long_text(), nullable=False),
+        sa.Column("meta", sa.JSON(), nullable=False),
+        sa.Column("git_commit", sa.String(64)),
+        sa.Column("git_author", sa.String(320)),
+        sa.Column("published_at", UTCDateTime(), nullable=False),
+        sa.Column("published_by", sa.String(ACTOR_LEN), nullable=False),
+        sa.ForeignKeyConstraint(["name"], ["promptkit_prompts.name"]),
+        sa.UniqueConstraint("name", "version", name="uq_promptkit_versions_name_version"),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        "promptkit_model_configs", metadata,
+        sa.Column("name", sa.String(NAME_LEN), primary_key=True),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(ACTOR_LEN), nullable=False),
+    )
+    sa.Table(
+        "promptkit_model_config_history", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        name(),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("previous", sa.JSON()),
+        sa.Column("actor", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("reason", sa.Text()),
+        sa.Index("ix_promptkit_model_config_history_name", "name", "id"),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        "promptkit_pin_ledger", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        name(),
+        sa.Column("env", sa.String(ENV_LEN), nullable=False),
+        sa.Column("from_version", sa.String(VERSION_LEN)),
+        sa.Column("to_version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("content_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("actor", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name", "to_version"], ["promptkit_versions.name", "promptkit_versions.version"]
+        ),
+        sa.Index("ix_promptkit_pin_ledger_name_env", "name", "env", "id"),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        "promptkit_pins", metadata,
+        sa.Column("name", sa.String(NAME_LEN), primary_key=True),
+        sa.Column("env", sa.String(ENV_LEN), primary_key=True),
+        sa.Column("version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("content_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("moved_at", UTCDateTime(), nullable=False),
+        sa.Column("moved_by", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("ledger_id", sa.Integer, sa.ForeignKey("promptkit_pin_ledger.id"),
+                  nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name", "version"], ["promptkit_versions.name", "promptkit_versions.version"]
+        ),
+    )
+
+
+METADATA = sa.MetaData()
+"""The tables as they are now. When a step changes a table, change it here too (and leave
+`define_v1` alone); a test compares a migrated database with these definitions."""
+define_v1(METADATA)
+
+prompts = METADATA.tables["promptkit_prompts"]
+versions = METADATA.tables["promptkit_versions"]
+model_configs = METADATA.tables["promptkit_model_configs"]
+model_config_history = METADATA.tables["promptkit_model_config_history"]
+ledger = METADATA.tables["promptkit_pin_ledger"]
+pins = METADATA.tables["promptkit_pins"]
+
+
+@migration(COMPONENT)
+def m001_registry_tables(conn: Connection) -> None:
+    """Prompts, published versions, model configs with history, pins with their ledger."""
+    snapshot = sa.MetaData()
+    define_v1(snapshot)
+    snapshot.create_all(conn)

@@ -1,0 +1,196 @@
+"""`Registry`: the prompt registry over one database URL (publish, configs, pins, history)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from promptkit.config import Settings, load_settings
+from promptkit.core.types import ModelConfig
+from promptkit.errors import ImmutableVersionError, PromptError
+from promptkit.registry import configs, pins
+from promptkit.registry import versions as stored
+from promptkit.registry.engine import create_registry_engine, redact, unavailable_as_error
+from promptkit.registry.migrate import migrate
+from promptkit.registry.records import (
+    ConfigChange,
+    LedgerEntry,
+    Pin,
+    PublishedVersion,
+    PublishOutcome,
+    StoredConfig,
+    default_actor,
+)
+from promptkit.templates.library import PromptLibrary
+from promptkit.templates.prompt import Prompt
+from promptkit.templates.provenance import find_repo
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry:
+    """The registry in one database. Nothing connects until first use; the schema is
+    migrated then. Every database failure surfaces as RegistryUnavailableError."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = redact(url)
+        self.engine: Engine = create_registry_engine(url, create=create)
+        self._migrated = False
+        self._migrate_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, create: bool = True) -> Registry:
+        """The project's registry (`PROMPTKIT_DB_URL`, `[tool.promptkit] db_url`, or SQLite
+        in `.promptkit/`)."""
+        return cls((settings or load_settings()).database_url, create=create)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"
+
+    def close(self) -> None:
+        """Close pooled connections (call after fork, or when done)."""
+        self.engine.dispose()
+
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations (done automatically on first use)."""
+        with unavailable_as_error(self.url), self._migrate_lock:
+            applied = migrate(self.engine)
+            self._migrated = True
+            return applied
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _run(self, action: Callable[[Engine], T]) -> T:
+        if not self._migrated:
+            self.migrate()
+        with unavailable_as_error(self.url):
+            return action(self.engine)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if not self._migrated:
+            self.migrate()
+        with unavailable_as_error(self.url), self.engine.connect() as conn:
+            yield conn
+
+    # -- published versions -------------------------------------------------------------
+
+    def publish(self, prompt: Prompt, *, actor: str | None = None) -> PublishOutcome:
+        """Store one version (idempotent). ImmutableVersionError if stored content differs."""
+        repo = find_repo(prompt.path.parent) if prompt.path is not None else None
+        provenance = stored.git_info(repo, prompt.path, prompt.source)
+        who = actor or default_actor()
+        return self._run(lambda e: stored.publish(e, prompt, actor=who, provenance=provenance))
+
+    def publish_library(
+        self, library: PromptLibrary, names: Iterable[str] = (), *, actor: str | None = None,
+    ) -> list[PublishOutcome]:
+        """Publish every version of `names` (all prompts when empty); files that fail to
+        parse or would change a released version come back `refused`, the rest go on."""
+        outcomes: list[PublishOutcome] = []
+        for name in list(names) or library.names():
+            for version in library.versions(name) or [library.resolve_version(name)]:
+                outcomes.append(self._publish_file(library, name, version, actor))
+        return outcomes
+
+    def _publish_file(
+        self, library: PromptLibrary, name: str, version: str, actor: str | None,
+    ) -> PublishOutcome:
+        try:
+            return self.publish(library.load(name, version), actor=actor)
+        except ImmutableVersionError as error:
+            return PublishOutcome(name, version, "refused", None, str(error))
+        except PromptError as error:
+            return PublishOutcome(name, version, "refused", None, f"does not parse: {error}")
+
+    def version(self, name: str, version: str) -> PublishedVersion:
+        with self._reading() as conn:
+            return stored.read_version(conn, name, version)
+
+    def versions(self, name: str) -> list[PublishedVersion]:
+        with self._reading() as conn:
+            return stored.read_versions(conn, name)
+
+    def load(self, name: str, version: str) -> Prompt:
+        """A published version, parsed and verified against its hash (IntegrityError)."""
+        row = self.version(name, version)
+        return stored.load_verified(row.name, row.version, row.source, row.content_hash)
+
+    # -- pins ---------------------------------------------------------------------------
+
+    def pin(
+        self, name: str, version: str, *, env: str, reason: str, actor: str | None = None,
+        action: str = "pin",
+    ) -> LedgerEntry:
+        """Point `name` in `env` at a published version; appends a ledger row."""
+        who = actor or default_actor()
+        return self._run(lambda e: pins.move(
+            e, name, version, env=env, reason=reason, actor=who, action=action))
+
+    def rollback(
+        self, name: str, *, env: str, reason: str, to: str | None = None,
+        actor: str | None = None,
+    ) -> LedgerEntry:
+        """Move the pin back to `to`, or to the version pinned before the current one
+        (repeated rollbacks walk further back)."""
+        who = actor or default_actor()
+        return self._run(lambda e: pins.rollback(
+            e, name, env=env, reason=reason, actor=who, to=to))
+
+    def promote(
+        self, name: str, *, source_env: str, env: str, reason: str, actor: str | None = None,
+    ) -> LedgerEntry:
+        """Pin `env` to the version `source_env` serves now."""
+        who = actor or default_actor()
+        return self._run(lambda e: pins.promote(
+            e, name, source_env=source_env, env=env, reason=reason, actor=who))
+
+    def current(self, name: str, env: str) -> Pin | None:
+        with self._reading() as conn:
+            return pins.read_pin(conn, name, env)
+
+    def pins(self, names: Iterable[str] | None = None) -> list[Pin]:
+        with self._reading() as conn:
+            return pins.read_pins(conn, names)
+
+    def history(self, name: str, env: str | None = None) -> list[LedgerEntry]:
+        with self._reading() as conn:
+            return pins.read_history(conn, name, env)
+
+    # -- model configs ------------------------------------------------------------------
+
+    def set_config(
+        self, name: str, *, actor: str | None = None, reason: str | None = None, **changes: Any,
+    ) -> ConfigChange:
+        """Create a model config or change the given fields (ModelConfig's field names)."""
+        who = actor or default_actor()
+        return self._run(lambda e: configs.write_config(
+            e, name, changes, actor=who, reason=reason))
+
+    def config(self, name: str) -> ModelConfig:
+        return self.stored_config(name).config
+
+    def stored_config(self, name: str) -> StoredConfig:
+        with self._reading() as conn:
+            return configs.read_config(conn, name)
+
+    def configs(self) -> list[StoredConfig]:
+        with self._reading() as conn:
+            return configs.read_configs(conn)
+
+    def config_history(self, name: str) -> list[ConfigChange]:
+        with self._reading() as conn:
+            return configs.read_config_history(conn, name)
+
+    def config_for(self, prompt: Prompt, default: str = "default") -> ModelConfig:
+        """The model config a prompt calls with: its inline one, or the named one."""
+        model = prompt.meta.model
+        if isinstance(model, ModelConfig):
+            return model
+        return self.config(model or default)
