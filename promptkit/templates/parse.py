@@ -97,7 +97,7 @@ def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, 
     return data, "".join(rows[end + 1 :]), end + 2, _key_lines(node, where)
 
 
-def _scalar_text(node: yaml.MappingNode, key: str) -> Any:
+def _scalar_text(node: Any, key: str) -> Any:
     """The text of a top-level scalar exactly as written, before YAML typed it."""
     for key_node, value_node in node.value:
         if key_node.value == key and isinstance(value_node, yaml.ScalarNode):
