@@ -1,0 +1,150 @@
+"""One cassette file: its JSON format, parsed once, looked up by key, written atomically.
+
+    {
+      "entries": {
+        "sha256:…": {
+          "recorded_at": "2025-05-01T12:00:00Z",
+          "request": {"body": {"messages": [...], "model": "...", ...},
+                      "endpoint": "POST /chat/completions", "repeat": 0},
+          "response": {"body": {...}, "status": 200}          (or "events": [{"data": ...}, ...])
+        }
+      },
+      "format": "promptkit-cassette/1"
+    }
+
+Pretty JSON with sorted keys, a 2-space indent and a trailing newline, so a re-recording
+shows up in a diff as the lines that changed. No headers are ever stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from promptkit.errors import ConfigError
+
+__all__ = ["FORMAT", "Cassette", "dump_cassette", "read_cassette", "write_cassette"]
+
+FORMAT = "promptkit-cassette/1"
+
+Entry = dict[str, Any]
+
+
+def dump_cassette(entries: Mapping[str, Entry]) -> str:
+    """The file text of a cassette holding `entries` (sorted, indented, newline-terminated)."""
+    document = {"entries": dict(entries), "format": FORMAT}
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return text + "\n"
+
+
+def read_cassette(path: Path) -> dict[str, Entry] | None:
+    """The entries of the cassette at `path`; None when there is no such file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a promptkit cassette: invalid JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ConfigError(f"{path}: not a promptkit cassette (expected format {FORMAT!r})")
+    entries = document.get("entries")
+    if not isinstance(entries, dict) or not all(_valid(e) for e in entries.values()):
+        raise ConfigError(f"{path}: cassette entries must each hold a request and a response")
+    return entries
+
+
+def write_cassette(path: Path, entries: Mapping[str, Entry]) -> None:
+    """Write atomically: a temporary file beside `path`, then `os.replace` (no torn files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(dump_cassette(entries))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _valid(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("request"), dict):
+        return False
+    response = entry.get("response")
+    return isinstance(response, dict) and isinstance(response.get("status"), int)
+
+
+class Cassette:
+    """The recordings of one file in a session: loaded once, O(1) by key, written when dirty.
+
+    Safe to share between asyncio tasks and threads; each flush re-reads the file and keeps
+    entries another process wrote meanwhile, so pytest-xdist workers never lose each other's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        loaded = read_cassette(path)
+        self.existed = loaded is not None
+        """Whether the file existed when the session first opened it (what `once` goes by)."""
+        self.entries: dict[str, Entry] = loaded or {}
+        self.used: set[str] = set()
+        self._recorded: set[str] = set()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Entry | None:
+        """The entry recorded under `key`, marking it used; None when there is none."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            with self._lock:
+                self.used.add(key)
+        return entry
+
+    def put(self, key: str, entry: Entry) -> None:
+        """Record `entry` under `key` (replacing any), to be written by the next flush."""
+        with self._lock:
+            self.entries[key] = entry
+            self.used.add(key)
+            self._recorded.add(key)
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._recorded)
+
+    def unused_keys(self) -> list[str]:
+        """Keys recorded in the file that this session never replayed nor recorded."""
+        with self._lock:
+            return sorted(set(self.entries) - self.used)
+
+    def flush(self, *, prune: bool = False) -> None:
+        """Write new recordings; with `prune`, keep only the entries used in this session."""
+        with self._lock:
+            if not self._recorded and not (prune and set(self.entries) - self.used):
+                return
+            merged = read_cassette(self.path) or {}
+            merged.update({k: self.entries[k] for k in self._recorded})
+            if prune:
+                merged = {k: v for k, v in merged.items() if k in self.used}
+            self._store(merged)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        """Remove the entries under `keys` from the file (deleting it if none remain)."""
+        doomed = set(keys)
+        with self._lock:
+            kept = {k: v for k, v in (read_cassette(self.path) or {}).items() if k not in doomed}
+            self._store(kept)
+
+    def _store(self, entries: dict[str, Entry]) -> None:
+        self.entries = entries
+        self._recorded.clear()
+        if entries:
+            write_cassette(self.path, entries)
+        else:
+            self.path.unlink(missing_ok=True)

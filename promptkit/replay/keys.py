@@ -1,0 +1,105 @@
+"""Request keys: the canonical form of a request that defines its answer, and its hash.
+
+The canonical request is what a recording is looked up by and what a miss is compared
+with. It holds the endpoint (method and the API path, without the host or any ``/v1``
+prefix, so a recording made against one base URL replays against another), the JSON body
+minus transport noise, the query string minus credentials, and the repeat index the eval
+runner sets (so ``--prompt-repeat 3`` records three distinct answers).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+
+from promptkit.errors import UsageError
+from promptkit.hashing import content_hash
+from promptkit.replay.scrub import Scrubber
+
+__all__ = [
+    "NOISE_FIELDS",
+    "REPEAT_INDEX",
+    "canonical_request",
+    "current_repeat",
+    "repeat_index",
+    "request_key",
+]
+
+NOISE_FIELDS = frozenset(
+    {"metadata", "prompt_cache_key", "safety_identifier", "service_tier", "store", "user"}
+)
+"""Body fields left out of the key: they label, bill, cache or route a request (and often
+carry run ids or timestamps) but do not change what the model is asked. `stream_options`
+stays in: `include_usage` changes the recorded stream (its usage chunk)."""
+
+REPEAT_INDEX: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "promptkit_repeat_index", default=0
+)
+
+_API_ROOTS = re.compile(
+    r"/(chat|completions|embeddings|responses|moderations|images|audio|models|batches|files)(/|$)"
+)
+_SECRET_QUERY = re.compile(r"(?i)^(key|api[-_]?key|access[-_]?token|token|sig|signature)$")
+
+
+def current_repeat() -> int:
+    """The repeat index of the request being made (0 unless the runner set one)."""
+    return REPEAT_INDEX.get()
+
+
+@contextmanager
+def repeat_index(index: int) -> Iterator[int]:
+    """Within the block, requests are keyed with repeat `index` (0, 1, 2, ... per repeat)."""
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise UsageError(f"a repeat index is an int of 0 or more, got {index!r}")
+    token = REPEAT_INDEX.set(index)
+    try:
+        yield index
+    finally:
+        REPEAT_INDEX.reset(token)
+
+
+def canonical_request(request: httpx2.Request, scrubber: Scrubber, repeat: int) -> dict[str, Any]:
+    """The readable, secret-free form of `request` (its body must have been read)."""
+    canonical: dict[str, Any] = {
+        "endpoint": f"{request.method} {_endpoint(request.url.path)}",
+        "repeat": repeat,
+    }
+    body = _body(request.content)
+    if body is not None:
+        canonical["body"] = scrubber.data(body)
+    query = sorted(
+        (k, v) for k, v in request.url.params.multi_items() if not _SECRET_QUERY.match(k)
+    )
+    if query:
+        canonical["query"] = [list(pair) for pair in query]
+    return canonical
+
+
+def request_key(canonical: Mapping[str, Any]) -> str:
+    """The key of a canonical request: its content hash (``sha256:<hex>``)."""
+    return content_hash(dict(canonical))
+
+
+def _endpoint(path: str) -> str:
+    """The API path from its resource on: ``/proxy/v1/chat/completions`` → ``/chat/completions``."""
+    match = _API_ROOTS.search(path)
+    return path[match.start() :] if match else path
+
+
+def _body(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return {"content_sha256": content_hash(content)}
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k not in NOISE_FIELDS}
+    return body

@@ -1,0 +1,163 @@
+"""The replay seam: an httpx2 transport that answers from cassettes and records real answers.
+
+Give it to the `httpx2.AsyncClient` the openai SDK sends through, and everything above the
+HTTP layer (parsing, validation, re-asks, tool calls, usage and cost) runs as it would
+against the endpoint. A miss raises `ReplayMissError` from the transport: the SDK retries
+only `httpx2.RequestError`s, timeouts and status errors and passes any other exception
+through untouched, so the miss reaches the caller at once, unwrapped and never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import openai
+
+from promptkit.replay.keys import canonical_request, current_repeat, request_key
+from promptkit.replay.responses import recordable, replay_response
+
+if TYPE_CHECKING:
+    from promptkit.replay.cassette import Cassette
+    from promptkit.replay.session import ReplaySession
+
+__all__ = ["ReplayTransport"]
+
+
+class ReplayTransport(httpx2.AsyncBaseTransport):
+    """Answers each request from the active cassette of `session`, or records it.
+
+    `upstream` is the transport real calls go through in record modes; by default one
+    `httpx2.AsyncHTTPTransport` per event loop, created only when a call goes out (mode
+    ``none`` never opens a connection).
+    """
+
+    def __init__(
+        self, session: ReplaySession, *, upstream: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        self.session = session
+        self._upstream = upstream
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                  httpx2.AsyncBaseTransport] = (
+            weakref.WeakKeyDictionary()
+        )  # fmt: skip
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        session = self.session
+        cassette = session.active()
+        await request.aread()
+        canonical = canonical_request(request, session.scrubber, current_repeat())
+        key = request_key(canonical)
+        if session.mode.replays:
+            entry = cassette.get(key)
+            if entry is not None:
+                session.count("replayed")
+                return replay_response(entry["response"], key)
+        if not session.mode.records(cassette.existed):
+            raise session.miss(cassette, key, canonical)
+        return await self._record(request, cassette, key, canonical)
+
+    async def _record(
+        self, request: httpx2.Request, cassette: Cassette, key: str, canonical: dict[str, Any]
+    ) -> httpx2.Response:
+        """Call the endpoint; a 2xx is recorded once its body has been read to a complete end."""
+        try:
+            response = await self._upstream_transport().handle_async_request(request)
+        except BaseException:
+            self.session.count("failed")
+            raise
+        if not 200 <= response.status_code < 300:
+            self.session.count("failed")
+            return response
+
+        def done(raw: bytes) -> None:
+            self._keep(response, raw, cassette, key, canonical)
+
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_TeeStream(response.stream, done),
+            extensions=response.extensions,
+        )
+
+    def _keep(self, response: httpx2.Response, raw: bytes, cassette: Cassette, key: str,
+              canonical: dict[str, Any]) -> None:  # fmt: skip
+        """Record a body that arrived whole, if it is a complete success; warn, never raise."""
+        session = self.session
+        try:
+            body = httpx2.Response(200, headers=_encoding(response), content=raw).read()
+            content_type = response.headers.get("content-type", "")
+            stored = recordable(response.status_code, content_type, body, session.scrubber)
+        except Exception as exc:
+            warnings.warn(f"promptkit replay: response not recorded in {cassette.path}: {exc!r}",
+                          RuntimeWarning, stacklevel=2)  # fmt: skip
+            stored = None
+        if stored is None:
+            session.count("failed")
+            return
+        cassette.put(key, session.entry(canonical, stored))
+        session.count("recorded")
+
+    def _upstream_transport(self) -> httpx2.AsyncBaseTransport:
+        if self._upstream is not None:
+            return self._upstream
+        loop = asyncio.get_running_loop()
+        transport = self._per_loop.get(loop)
+        if transport is None:
+            transport = httpx2.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+            self._per_loop[loop] = transport
+        return transport
+
+    async def aclose(self) -> None:
+        """Close the upstream transport (the given one, or this loop's)."""
+        if self._upstream is not None:
+            await self._upstream.aclose()
+            return
+        transport = self._per_loop.pop(asyncio.get_running_loop(), None)
+        if transport is not None:
+            await transport.aclose()
+
+
+class _TeeStream(httpx2.AsyncByteStream):
+    """Passes the body through as it arrives and hands the whole of it to `done` at the end.
+
+    `done` runs once: when the body is exhausted, or when it is closed early (the SDK stops
+    reading a stream at ``[DONE]``); never after a read error. Whether what arrived is
+    complete enough to record is `recordable`'s call.
+    """
+
+    def __init__(self, upstream: httpx2.AsyncByteStream, done: Callable[[bytes], None]) -> None:
+        self._upstream = upstream
+        self._done: Callable[[bytes], None] | None = done
+        self._chunks: list[bytes] = []
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._upstream:
+                self._chunks.append(chunk)
+                yield chunk
+        except Exception:  # a read error: never record (a consumer stopping early is no error)
+            self._done = None
+            raise
+        self._finish()
+
+    async def aclose(self) -> None:
+        try:
+            self._finish()
+        finally:
+            await self._upstream.aclose()
+
+    def _finish(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done(b"".join(self._chunks))
+
+
+def _encoding(response: httpx2.Response) -> dict[str, str]:
+    encoding = response.headers.get("content-encoding")
+    return {"content-encoding": encoding} if encoding else {}
