@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from promptkit.core.types import ModelConfig, OutputSpec, ToolSpec
@@ -30,6 +29,7 @@ from promptkit.hashing import content_hash
 from promptkit.templates.inputs import schema_problem, variable_schema
 from promptkit.templates.model import PromptMeta
 from promptkit.templates.prompt import HISTORY, ROLES, Prompt, Section
+from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 
 __all__ = ["parse_prompt"]
 
@@ -51,12 +51,12 @@ def parse_prompt(
     """Parse a prompt file's text. `name` and `version`, when given (from the file's
     location), fill in or must equal the front matter's."""
     where = {"path": path, "prompt": name, "version": version}
-    raw_meta, body, body_line, lines = _split(text, where)
-    raw_meta = _with_location(raw_meta, name, version, lines, where)
+    raw_meta, body, body_line, doc = _split(text, where)
+    raw_meta = _with_location(raw_meta, name, version, doc, where)
     where.update(prompt=raw_meta.get("name"), version=raw_meta.get("version"))
-    meta = _validate(raw_meta, lines, where)
+    meta = _validate(raw_meta, doc, where)
     where.update(prompt=meta.name, version=meta.version)
-    _check_schemas(meta, lines, where)
+    _check_schemas(meta, doc, where)
     sections = _sections(body, body_line, meta, where)
     prompt = Prompt(
         meta=meta,
@@ -66,13 +66,13 @@ def parse_prompt(
         content_hash=content_hash({"front_matter": raw_meta, "template": body}),
         source=text,
         path=Path(path) if path is not None else None,
-        front_matter_lines={".".join(k): v for k, v in lines.items()},
+        front_matter_lines={".".join(map(str, k)): v for k, v in doc.lines.items()},
     )
     _ = prompt._compiled  # syntax and sandbox checks happen at load, not at first render
     return prompt
 
 
-def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, dict]:
+def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, YamlDoc]:
     """Front matter mapping, body text, the body's first line, and the line of every key."""
     rows = text.splitlines(keepends=True)
     if not rows or rows[0].strip() != FENCE:
@@ -80,49 +80,21 @@ def _split(text: str, where: dict[str, Any]) -> tuple[dict[str, Any], str, int, 
     end = next((i for i, r in enumerate(rows[1:], 1) if r.strip() == FENCE), None)
     if end is None:
         raise PromptFormatError(f"the front matter has no closing '{FENCE}' line", **where, line=1)
-    yaml_text = "".join(rows[1:end])
     try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None
+        doc = load_yaml("".join(rows[1:end]), first_line=2)
+    except YamlProblem as exc:
         raise PromptFormatError(
-            f"front matter is not valid YAML: {exc}", **where, line=line
+            f"front matter: {exc.message}", field=exc.field, **where, line=exc.line
         ) from None
+    data = doc.data or {}
     if not isinstance(data, dict):
         raise PromptFormatError("front matter must be a YAML mapping", **where, line=2)
     if "version" in data:
-        data["version"] = _scalar_text(node, "version")  # `1.10` is a version, not 1.1
-    return data, "".join(rows[end + 1 :]), end + 2, _key_lines(node, where)
+        data["version"] = doc.raw_scalar("version")  # `1.10` is a version, not 1.1
+    return data, "".join(rows[end + 1 :]), end + 2, doc
 
 
-def _scalar_text(node: Any, key: str) -> Any:
-    """The text of a top-level scalar exactly as written, before YAML typed it."""
-    for key_node, value_node in node.value:
-        if key_node.value == key and isinstance(value_node, yaml.ScalarNode):
-            return value_node.value
-    return None
-
-
-def _key_lines(node: Any, where: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict:
-    """{("output", "schema"): line} for every mapping key; duplicate keys are errors."""
-    lines: dict[tuple[str, ...], int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return lines
-    for key, value in node.value:
-        path = (*prefix, str(key.value))
-        if path in lines:
-            raise PromptFormatError(
-                f"duplicate key {'.'.join(path)!r}", field=".".join(path), **where,
-                line=key.start_mark.line + 2,
-            )
-        lines[path] = key.start_mark.line + 2
-        lines.update(_key_lines(value, where, path))
-    return lines
-
-
-def _with_location(raw: dict, name: str | None, version: str | None, lines: dict, where: dict):
+def _with_location(raw: dict, name: str | None, version: str | None, doc: YamlDoc, where: dict):
     """Fill name/version from the file's location; a disagreement is an error."""
     filled = dict(raw)
     for key, expected in (("name", name), ("version", version)):
@@ -132,19 +104,19 @@ def _with_location(raw: dict, name: str | None, version: str | None, lines: dict
         if str(given) != expected:
             raise PromptFormatError(
                 f"{key} is {given!r} but the file's location says {expected!r}",
-                field=key, **where, line=lines.get((key,)),
+                field=key, **where, line=doc.lines.get((key,)),
             )
     return filled
 
 
-def _validate(raw: dict[str, Any], lines: dict, where: dict[str, Any]) -> PromptMeta:
+def _validate(raw: dict[str, Any], doc: YamlDoc, where: dict[str, Any]) -> PromptMeta:
     try:
         return PromptMeta.model_validate(raw)
     except ValidationError as exc:
         error = _first_relevant(exc, raw)
         loc = _clean_loc(error["loc"])
         raise PromptFormatError(
-            _describe(error, loc), field=".".join(loc), **where, line=_line_of(loc, lines)
+            _describe(error, loc), field=".".join(loc), **where, line=doc.line_of(loc)
         ) from None
 
 
@@ -174,14 +146,7 @@ def _describe(error: Any, loc: tuple[str, ...]) -> str:
     return f"{field}: {error['msg']} (got {error.get('input')!r})"
 
 
-def _line_of(loc: tuple[str, ...], lines: dict) -> int | None:
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return int(lines[loc[:end]])
-    return None
-
-
-def _check_schemas(meta: PromptMeta, lines: dict, where: dict[str, Any]) -> None:
+def _check_schemas(meta: PromptMeta, doc: YamlDoc, where: dict[str, Any]) -> None:
     """Every declared input and the output schema must be valid JSON Schemas."""
     for variable, spec in meta.inputs.items():
         try:
@@ -191,14 +156,14 @@ def _check_schemas(meta: PromptMeta, lines: dict, where: dict[str, Any]) -> None
         if problem:
             loc = ("inputs", variable)
             raise PromptFormatError(f"inputs.{variable}: {problem}", field=".".join(loc),
-                                    **where, line=_line_of(loc, lines))
+                                    **where, line=doc.line_of(loc))
     schema = meta.output.json_schema
     if schema is not None and (problem := schema_problem(schema)):
         raise PromptFormatError(f"output schema is not a valid JSON Schema: {problem}",
-                                field="output", **where, line=_line_of(("output",), lines))
+                                field="output", **where, line=doc.line_of(("output",)))
     if meta.output.mode == "tool" and meta.output.tool is None:
         raise PromptFormatError("output mode 'tool' needs output.tool (name, parameters)",
-                                field="output.tool", **where, line=_line_of(("output",), lines))
+                                field="output.tool", **where, line=doc.line_of(("output",)))
 
 
 def _sections(body: str, body_line: int, meta: PromptMeta, where: dict) -> tuple[Section, ...]:
