@@ -1,0 +1,26 @@
+"""pytest fixtures for users' own tests: a fake OpenAI server their code talks to unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from promptkit.testing.fake_server import FakeOpenAIServer
+
+__all__ = ["fake_openai"]
+
+FAKE_API_KEY = "sk-promptkit-fake"
+
+
+@pytest.fixture
+def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
+    """A started `FakeOpenAIServer`; OPENAI_BASE_URL and OPENAI_API_KEY point at it.
+
+    Script it with `fake_openai.enqueue(Reply(...))`, `.default`, `.handler` or
+    `.fault_rate`; read what your code sent in `fake_openai.requests`.
+    """
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+        yield server
