@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import openai
 
 from promptkit.core.breaker import CircuitBreaker
@@ -120,6 +121,8 @@ class AsyncClient:
     `deadline_s` (default 120 s, None for none) bounds each whole call, the SDK's retries
     and backoff included; `max_reasks` (default 2) bounds re-asks after invalid output.
     Both can be overridden per call. `breaker` may be shared between clients.
+    `transport` replaces the HTTP transport under the SDK (replay uses it); every request
+    through it is still recorded as an attempt.
     """
 
     def __init__(
@@ -131,8 +134,10 @@ class AsyncClient:
         hooks: Sequence[CallHooks] = (),
         deadline_s: float | None = 120.0,
         max_reasks: int = 2,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._configs = _Configs(configs)
+        self._transport = transport
         self.deadline_s = deadline_s
         self.max_reasks = max_reasks
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
@@ -227,7 +232,8 @@ class AsyncClient:
         loop = asyncio.get_running_loop()
         clients = self._clients.get(loop)
         if clients is None:
-            clients = self._clients[loop] = _LoopClients(RecordingAsyncClient())
+            http = RecordingAsyncClient(transport=self._transport)
+            clients = self._clients[loop] = _LoopClients(http)
         api_key = resolve_api_key(config)
         base_url = _base_url(config)
         key = (base_url, api_key, config.timeout_s, config.max_retries)
@@ -267,6 +273,7 @@ class Client:
         hooks: Sequence[CallHooks] = (),
         deadline_s: float | None = 120.0,
         max_reasks: int = 2,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._async = AsyncClient(
             configs,
@@ -275,6 +282,7 @@ class Client:
             hooks=hooks,
             deadline_s=deadline_s,
             max_reasks=max_reasks,
+            transport=transport,
         )
         self._loop = LoopThread()
         self._finalizer = weakref.finalize(self, self._loop.close)

@@ -25,8 +25,8 @@ class RetryPolicy:
     errors `ModelConfig.max_retries` times. promptkit adds attempts for what is still
     transient when the SDK gives up (and for malformed 200 bodies, which the SDK never
     retries), waiting with exponential backoff and full jitter:
-    `uniform(0, min(backoff_cap_s, backoff_base_s * backoff_factor ** n))`, or the
-    server's Retry-After when it sent one.
+    `uniform(0, min(backoff_cap_s, backoff_base_s * backoff_factor ** n))`, or exactly
+    the server's Retry-After when it sent one (the call's deadline still bounds it).
     """
 
     max_attempts: int = 3
@@ -43,7 +43,7 @@ class RetryPolicy:
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         """The wait before the next attempt, after `failures` (>= 1) failed ones."""
         if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.backoff_cap_s)
+            return retry_after
         grown = self.backoff_base_s * self.backoff_factor ** (failures - 1)
         ceiling = min(self.backoff_cap_s, grown)
         return random.uniform(0, ceiling)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
 import pytest
 
 from promptkit.core import (
@@ -21,6 +24,7 @@ from promptkit.errors import (
     BudgetExceededError,
     CircuitOpenError,
     ConfigError,
+    DeadlineExceededError,
     ModelAPIError,
     RefusalError,
     RetriesExhaustedError,
@@ -147,6 +151,44 @@ def test_per_attempt_timeout_cuts_a_hang_and_retries(server: FakeOpenAIServer) -
     assert result.output == "ok"
     assert result.attempts[0].error_type == "ReadTimeout"
     assert 0.15 < result.attempts[0].duration_s < 1.0
+
+
+def test_no_sleep_into_a_deadline_the_next_attempt_cannot_meet(server: FakeOpenAIServer) -> None:
+    server.default = Reply(status=503, retry_after=5)
+    with Client([config_for(server)]) as client:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError, match="wait before the next attempt"):
+            client.call(ASK, config="main", deadline_s=2)
+    assert time.monotonic() - started < 1.0
+    assert len(server.chat_requests) == 1
+
+
+async def test_an_injected_transport_carries_the_requests_and_they_are_recorded() -> None:
+    """The seam replay uses: any httpx2 transport under the SDK, attempts still logged."""
+    seen: list[dict[str, object]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(json.loads(request.content))
+        body = {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "mocked"},
+                }
+            ],
+        }
+        return httpx2.Response(200, json=body, headers={"x-request-id": "req_mock"})
+
+    config = ModelConfig(name="main", model="m", base_url="http://mock.invalid/v1", api_key_env="")
+    async with AsyncClient([config], transport=httpx2.MockTransport(answer)) as client:
+        result = await client.call(ASK, config="main")
+    assert result.output == "mocked" and seen[0]["messages"] == ASK
+    assert [(a.status, a.request_id) for a in result.attempts] == [(200, "req_mock")]
 
 
 def test_fallback_takes_over_when_the_primary_is_down() -> None:
