@@ -1,0 +1,34 @@
+"""A real small chat model on this machine: SmolLM2-135M-Instruct behind llama-cpp-python's
+OpenAI-compatible server, started and stopped per project (`promptkit local serve|stop`)."""
+
+from promptkit.local.errors import LocalExtraMissingError, LocalServerError
+from promptkit.local.model import find_model_file, require_installed
+from promptkit.local.server import (
+    DEFAULT_N_CTX,
+    DEFAULT_PORT,
+    launch,
+    running_config,
+    serve_foreground,
+    start,
+    status,
+    stop,
+)
+from promptkit.local.state import CONFIG_NAME, ServerState, read_state
+
+__all__ = [
+    "CONFIG_NAME",
+    "DEFAULT_N_CTX",
+    "DEFAULT_PORT",
+    "LocalExtraMissingError",
+    "LocalServerError",
+    "ServerState",
+    "find_model_file",
+    "launch",
+    "read_state",
+    "require_installed",
+    "running_config",
+    "serve_foreground",
+    "start",
+    "status",
+    "stop",
+]

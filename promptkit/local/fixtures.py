@@ -1,0 +1,35 @@
+"""The pytest fixture `local_model`: the real local model server for one test session.
+
+Use it from a conftest.py with `from promptkit.local.fixtures import local_model`. It
+skips the tests that use it when the `[local]` extra is not installed, except under
+`CI=true`, where a missing extra fails them: CI must not pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from promptkit.core.types import ModelConfig
+from promptkit.local.errors import LocalExtraMissingError
+from promptkit.local.server import start, stop
+
+__all__ = ["local_model"]
+
+
+@pytest.fixture(scope="session")
+def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelConfig]:
+    """The model config `local` of a server started on a free port; stopped at session end."""
+    root = tmp_path_factory.mktemp("promptkit-local")
+    try:
+        state = start(root, port=0)
+    except LocalExtraMissingError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the local model cannot run: {exc}", pytrace=False)
+        pytest.skip(f"local model not installed: {exc}")
+    try:
+        yield state.config
+    finally:
+        stop(root)
