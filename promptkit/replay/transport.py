@@ -74,7 +74,7 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
             self.session.count("failed")
             return response
 
-        def done(raw: bytes) -> None:
+        def done(raw: bytes | None) -> None:
             self._keep(response, raw, cassette, key, canonical)
 
         assert isinstance(response.stream, httpx2.AsyncByteStream)
@@ -85,10 +85,15 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
-    def _keep(self, response: httpx2.Response, raw: bytes, cassette: Cassette, key: str,
+    def _keep(self, response: httpx2.Response, raw: bytes | None, cassette: Cassette, key: str,
               canonical: dict[str, Any]) -> None:  # fmt: skip
-        """Record a body that arrived whole, if it is a complete success; warn, never raise."""
+        """Record a body that arrived whole, if it is a complete success; warn, never raise.
+
+        `raw` is None when reading the body failed."""
         session = self.session
+        if raw is None:
+            session.count("failed")
+            return
         try:
             body = httpx2.Response(200, headers=_encoding(response), content=raw).read()
             content_type = response.headers.get("content-type", "")
@@ -127,13 +132,15 @@ class _TeeStream(httpx2.AsyncByteStream):
     """Passes the body through as it arrives and hands the whole of it to `done` at the end.
 
     `done` runs once: when the body is exhausted, or when it is closed early (the SDK stops
-    reading a stream at ``[DONE]``); never after a read error. Whether what arrived is
-    complete enough to record is `recordable`'s call.
+    reading a stream at ``[DONE]``), with the bytes that arrived; with None after a read
+    error. Whether what arrived is complete enough to record is `recordable`'s call.
     """
 
-    def __init__(self, upstream: httpx2.AsyncByteStream, done: Callable[[bytes], None]) -> None:
+    def __init__(
+        self, upstream: httpx2.AsyncByteStream, done: Callable[[bytes | None], None]
+    ) -> None:
         self._upstream = upstream
-        self._done: Callable[[bytes], None] | None = done
+        self._done: Callable[[bytes | None], None] | None = done
         self._chunks: list[bytes] = []
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -142,7 +149,7 @@ class _TeeStream(httpx2.AsyncByteStream):
                 self._chunks.append(chunk)
                 yield chunk
         except Exception:  # a read error: never record (a consumer stopping early is no error)
-            self._done = None
+            self._finish(failed=True)
             raise
         self._finish()
 
@@ -152,10 +159,10 @@ class _TeeStream(httpx2.AsyncByteStream):
         finally:
             await self._upstream.aclose()
 
-    def _finish(self) -> None:
+    def _finish(self, *, failed: bool = False) -> None:
         done, self._done = self._done, None
         if done is not None:
-            done(b"".join(self._chunks))
+            done(None if failed else b"".join(self._chunks))
 
 
 def _encoding(response: httpx2.Response) -> dict[str, str]:
