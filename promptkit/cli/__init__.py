@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptkit.cli import lint_cmd, prompts  # noqa: F401  (importing registers the commands)
+from promptkit.cli import lint_cmd, local_cmd, prompts, registry_cmd  # noqa: F401  (importing registers the commands)
 from promptkit.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 from promptkit.errors import RegistryUnavailableError
 
@@ -45,9 +45,10 @@ def is_mysql(engine: Engine | Connection) -> bool:
 
 
 def create_registry_engine(url: str | URL, *, create: bool = True) -> Engine:
-    """An engine with sensible options for its dialect. SQLite: WAL, a busy timeout, a fresh
-    connection per unit of work (so a replaced or removed file is noticed), and the file's
-    folder made when `create` (else a missing file counts as an unreachable registry)."""
+    """An engine with sensible options for its dialect. SQLite: WAL, a busy timeout, pooled
+    connections dropped when the file is replaced or removed, and the file's folder made
+    when `create` (else a missing file counts as an unreachable registry). Servers: a
+    connect timeout and a liveness check before each use of a pooled connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, create)
@@ -68,7 +69,7 @@ def _sqlite_engine(url: URL, create: bool) -> Engine:
         )
     else:
         engine = sa.create_engine(
-            url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
         )
         _guard_file(engine, Path(path), create)
     _sqlite_transactions(engine, wal=not in_memory)
@@ -76,14 +77,31 @@ def _sqlite_engine(url: URL, create: bool) -> Engine:
 
 
 def _guard_file(engine: Engine, path: Path, create: bool) -> None:
+    """A pooled connection is used only while the file it opened is still at `path`."""
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return
+    else:
+        @event.listens_for(engine, "do_connect")
+        def _refuse_missing(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+            if not path.is_file():
+                raise sqlite3.OperationalError(f"no registry database file at {path}")
 
-    @event.listens_for(engine, "do_connect")
-    def _refuse_missing(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
-        if not path.is_file():
-            raise sqlite3.OperationalError(f"no registry database file at {path}")
+    @event.listens_for(engine, "connect")
+    def _remember_file(dbapi_connection: Any, record: Any) -> None:
+        record.info["promptkit_file"] = _identity(path)
+
+    @event.listens_for(engine, "checkout")
+    def _check_file(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if _identity(path) != record.info.get("promptkit_file"):
+            raise exc.DisconnectionError(f"{path} was replaced or removed")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
 
 
 def _sqlite_transactions(engine: Engine, *, wal: bool) -> None:

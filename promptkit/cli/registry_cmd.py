@@ -1,0 +1,193 @@
+"""Registry commands: publish, config set|list|show|history, pin, rollback, pins, history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
+from promptkit.registry import LedgerEntry, Registry
+from promptkit.registry.records import ConfigChange, StoredConfig
+
+_SHORT_HASH = 19  # "sha256:" and 12 hex digits
+
+
+def _registry(project: Project) -> Registry:
+    registry = Registry(project.settings.database_url)
+    click.get_current_context().call_on_close(registry.close)
+    return registry
+
+
+def _json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command("publish")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_project
+def publish_command(project: Project, names: tuple[str, ...], as_json: bool) -> None:
+    """Store versions from the prompt files (all prompts, or NAMES). Idempotent; a version
+    whose content differs from the stored one is refused (exit 2)."""
+    outcomes = _registry(project).publish_library(project.library, names)
+    if as_json:
+        _json([{"ref": o.ref, "status": o.status, "content_hash": o.content_hash,
+                "detail": o.detail} for o in outcomes])
+    for o in outcomes if not as_json else ():
+        shown = o.detail if o.status == "refused" else (o.content_hash or "")[:_SHORT_HASH]
+        click.echo(f"{o.status:<10} {o.ref:<32} {shown}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("published", "present", "refused")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
+    if counts["refused"]:
+        raise SystemExit(EXIT_USAGE)
+
+
+@cli.command("pin")
+@click.argument("name")
+@click.argument("version")
+@click.option("--env", required=True, help="Environment, e.g. production.")
+@click.option("--reason", required=True, help="Why the pin moves (kept in the ledger).")
+@pass_project
+def pin_command(project: Project, name: str, version: str, env: str, reason: str) -> None:
+    """Point NAME in ENV at a published VERSION."""
+    _echo_move(_registry(project).pin(name, version, env=env, reason=reason))
+
+
+@cli.command("rollback")
+@click.argument("name")
+@click.option("--env", required=True, help="Environment, e.g. production.")
+@click.option("--to", "to", metavar="VERSION", default=None,
+              help="Version to return to (default: the one pinned before the current one).")
+@click.option("--reason", required=True, help="Why (kept in the ledger).")
+@pass_project
+def rollback_command(project: Project, name: str, env: str, to: str | None, reason: str) -> None:
+    """Move NAME in ENV back to the previous pin (or to --to VERSION)."""
+    _echo_move(_registry(project).rollback(name, env=env, to=to, reason=reason))
+
+
+def _echo_move(entry: LedgerEntry) -> None:
+    click.echo(f"{entry.name}@{entry.env}: {entry.from_version or '(none)'} -> "
+               f"{entry.to_version}  ({entry.action} #{entry.id} by {entry.actor})")
+
+
+@cli.command("history")
+@click.argument("name")
+@click.option("--env", default=None, help="Only this environment.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_project
+def history_command(project: Project, name: str, env: str | None, as_json: bool) -> None:
+    """Every pin move of NAME: when, who, from, to, why."""
+    entries = _registry(project).history(name, env)
+    if as_json:
+        _json([e.as_dict() for e in entries])
+        return
+    if not entries:
+        click.echo(f"no pin moves for {name}" + (f" in {env}" if env else ""), err=True)
+    for e in entries:
+        click.echo(f"#{e.id:<5} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.env:<12} {e.action:<8} "
+                   f"{e.from_version or '-':>9} -> {e.to_version:<9} {e.actor}  {e.reason}")
+
+
+@cli.command("pins")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_project
+def pins_command(project: Project, names: tuple[str, ...], as_json: bool) -> None:
+    """What each environment serves now (all prompts, or NAMES)."""
+    pins = _registry(project).pins(names or None)
+    if as_json:
+        _json([{"name": p.name, "env": p.env, "version": p.version,
+                "content_hash": p.content_hash, "moved_at": p.moved_at.isoformat(),
+                "moved_by": p.moved_by, "ledger_id": p.ledger_id} for p in pins])
+        return
+    for p in pins:
+        click.echo(f"{p.name:<24} {p.env:<12} {p.version:<10} {p.content_hash[:_SHORT_HASH]}  "
+                   f"{p.moved_at:%Y-%m-%d %H:%M:%S}Z {p.moved_by}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Model configs in the registry: prompts refer to them by name."""
+
+
+@config_group.command("set")
+@click.argument("name")
+@click.option("--model", default=None, help="Model name at the endpoint (required to create).")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint URL.")
+@click.option("--api-key-env", default=None, metavar="VAR",
+              help="Name of the environment variable holding the key (never the key).")
+@click.option("--temperature", type=float, default=None)
+@click.option("--max-tokens", type=int, default=None)
+@click.option("--capability", type=click.Choice(["json_schema", "json_object", "tool", "prompt"]),
+              default=None, help="How the endpoint can return structured output.")
+@click.option("--fallback", "fallback", multiple=True, metavar="OTHER",
+              help="Config to fall back to (repeatable, in order).")
+@click.option("--price-in", type=float, default=None, help="USD per 1M input tokens.")
+@click.option("--price-out", type=float, default=None, help="USD per 1M output tokens.")
+@click.option("--context-window", type=int, default=None)
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Seconds per attempt.")
+@click.option("--max-retries", type=int, default=None)
+@click.option("--reason", default=None, help="Why (kept in the config's history).")
+@pass_project
+def config_set_command(project: Project, name: str, fallback: tuple[str, ...],
+                       reason: str | None, **fields: Any) -> None:
+    """Create model config NAME or change the given fields; the others stay as they are."""
+    if fallback:
+        fields["fallback"] = fallback
+    change = _registry(project).set_config(name, reason=reason, **fields)
+    changed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in change.changed_fields().items()
+                        if k != "name")
+    click.echo(f"{name} revision {change.revision}: {changed or 'no change'}")
+
+
+@config_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_project
+def config_list_command(project: Project, as_json: bool) -> None:
+    """Every model config, with its model, endpoint and revision."""
+    stored = _registry(project).configs()
+    if as_json:
+        _json([_config_dict(s) for s in stored])
+        return
+    for s in stored:
+        c = s.config
+        click.echo(f"{c.name:<16} {c.model:<28} {c.base_url or '(default endpoint)':<32} "
+                   f"{c.capability:<12} r{s.revision}")
+
+
+@config_group.command("show")
+@click.argument("name")
+@pass_project
+def config_show_command(project: Project, name: str) -> None:
+    """One model config as JSON."""
+    _json(_config_dict(_registry(project).stored_config(name)))
+
+
+def _config_dict(stored: StoredConfig) -> dict[str, Any]:
+    return {**stored.config.model_dump(mode="json"), "revision": stored.revision,
+            "updated_at": stored.updated_at.isoformat(), "updated_by": stored.updated_by}
+
+
+@config_group.command("history")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_project
+def config_history_command(project: Project, name: str, as_json: bool) -> None:
+    """Every change of model config NAME: when, who, what changed, why."""
+    changes = _registry(project).config_history(name)
+    if as_json:
+        _json([_change_dict(c) for c in changes])
+        return
+    for c in changes:
+        fields = ", ".join(f"{k}={b!r}" for k, (_a, b) in c.changed_fields().items()
+                           if k != "name")
+        click.echo(f"r{c.revision:<4} {c.at:%Y-%m-%d %H:%M:%S}Z  {c.actor}  {fields}"
+                   + (f"  ({c.reason})" if c.reason else ""))
+
+
+def _change_dict(change: ConfigChange) -> dict[str, Any]:
+    return {"revision": change.revision, "at": change.at.isoformat(), "actor": change.actor,
+            "reason": change.reason, "config": change.config.model_dump(mode="json"),
+            "changed": {k: list(v) for k, v in change.changed_fields().items()}}
