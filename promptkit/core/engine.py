@@ -178,6 +178,8 @@ class Engine:
                 return await self._run_config(run, self._start(run, config, position))
             except (RetriesExhaustedError, CircuitOpenError) as exc:
                 down.append(exc)
+        if len(down) == 1:
+            raise down[0]
         names = ", ".join(c.name for c in run.spec.chain)
         if all(isinstance(exc, CircuitOpenError) for exc in down):
             raise run.error(CircuitOpenError, f"every endpoint's circuit is open ({names})")
