@@ -148,6 +148,10 @@ class TcpProxy:
 
     def stop(self) -> None:
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread in accept()
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         for s in self._sockets:
