@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect
 
-from promptkit.registry.migrate import migration
+from promptkit.registry.migrations import migration
 
 __all__ = [
     "COMPONENT",

@@ -15,7 +15,7 @@ from promptkit.errors import ImmutableVersionError, PromptError
 from promptkit.registry import configs, pins
 from promptkit.registry import versions as stored
 from promptkit.registry.engine import create_registry_engine, redact, unavailable_as_error
-from promptkit.registry.migrate import migrate
+from promptkit.registry.migrations import migrate
 from promptkit.registry.records import (
     ConfigChange,
     LedgerEntry,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from promptkit.errors import NotPublishedError
 from promptkit.registry import Registry
-from promptkit.registry.migrate import MIGRATIONS_TABLE, registered
+from promptkit.registry.migrations import MIGRATIONS_TABLE, registered
 from promptkit.registry.schema import ledger, versions
 from promptkit.templates.library import PromptLibrary
 
