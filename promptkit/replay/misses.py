@@ -57,7 +57,7 @@ def differences(ours: Any, theirs: Any, path: str = "") -> list[str]:
 
 
 def nearest(request: dict[str, Any], candidates: Iterable[Candidate], home: Path) -> Nearest | None:
-    """The candidate with the fewest differing paths (ties: the same cassette, then by key)."""
+    """The candidate with the fewest differing paths (ties: the cassette `home`, then by key)."""
     best: tuple[tuple[int, bool, str], Nearest] | None = None
     for candidate in candidates:
         found = differences(request, candidate.request)

@@ -36,6 +36,9 @@ ACTIVE_CASSETTE: contextvars.ContextVar[tuple[ReplaySession, Cassette] | None] =
 )
 """The session and cassette that requests made in this context are replayed from."""
 
+SIBLINGS_SEARCHED = 200
+"""How many cassettes beside an empty one a miss compares with, at most."""
+
 
 @dataclass
 class ReplayStats:
@@ -174,13 +177,15 @@ class ReplaySession:
                           existed=cassette.existed, closest=closest, show=self.show)  # fmt: skip
 
     def _candidates(self, cassette: Cassette) -> Iterator[Candidate]:
-        """Recorded requests of the cassette itself, then of the cassettes beside it."""
-        yield from _entries_of(cassette)
+        """Recorded requests of the cassette itself; if it has none (a deleted or new file),
+        those of up to `SIBLINGS_SEARCHED` cassettes beside it. Bounded, so that a change
+        that makes every case of a large suite miss stays fast."""
+        if cassette.entries:
+            yield from _entries_of(cassette)
+            return
         folder = cassette.path.parent
         siblings = sorted(folder.glob("*.json")) if folder.is_dir() else []
-        for path in siblings:
-            if path == cassette.path:
-                continue
+        for path in siblings[:SIBLINGS_SEARCHED]:
             try:
                 other = self.open(path)
             except ConfigError:
