@@ -57,7 +57,7 @@ def _merge(name: str, before: ModelConfig | None, changes: dict[str, Any]) -> Mo
     if before is None and "model" not in given:
         raise ConfigError(f"model config {name!r} does not exist yet: give --model to create it")
     key_env = given.get("api_key_env")
-    if key_env is not None and not _ENV_VAR.match(key_env):
+    if key_env and not _ENV_VAR.match(key_env):  # "" means: the endpoint needs no key
         raise ConfigError(
             f"api_key_env must name an environment variable (like OPENAI_API_KEY), not "
             f"{key_env[:4]}…: the registry stores the variable's name, never the key"

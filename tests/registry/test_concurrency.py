@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import random
 from pathlib import Path
@@ -81,6 +82,6 @@ def test_eight_processes_fifty_moves_each_lose_no_ledger_row(
         pin = registry.current(name, env)
         assert pin is not None and (pin.version, pin.ledger_id) == (
             moves[-1].to_version, moves[-1].id)
-        chained = [(a.to_version, b.from_version) for a, b in zip(moves, moves[1:], strict=False)]
+        chained = [(a.to_version, b.from_version) for a, b in itertools.pairwise(moves)]
         assert all(to == after_from for to, after_from in chained), "a move read a stale pin"
     registry.close()

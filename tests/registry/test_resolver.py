@@ -24,8 +24,6 @@ from promptkit.registry.schema import versions
 from promptkit.templates.library import PromptLibrary
 
 
-
-
 class Clock:
     """A monotonic clock the test moves by hand."""
 
