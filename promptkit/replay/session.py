@@ -79,6 +79,7 @@ class ReplaySession:
         with session.cassette("sentiment/sentiment@1.0.0/case-1.json"):
             ...  # every request through `http` is replayed from that file (or recorded)
         unused = session.finish()  # flushes; in rewrite mode deletes what went unused
+                                   # (leaving a `with ReplaySession(...)` block finishes too)
 
     Cassette paths are relative to the root (absolute paths are taken as they are). Each
     file is parsed once per session; lookups are by key in a dict. Thread- and task-safe.
@@ -105,6 +106,12 @@ class ReplaySession:
                       **options: Any) -> ReplaySession:  # fmt: skip
         """A session over the project's fixtures folder (`[tool.promptkit] fixtures_dir`)."""
         return cls(settings.fixtures_path, mode, **options)
+
+    def __enter__(self) -> ReplaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
 
     def __repr__(self) -> str:
         return f"ReplaySession({str(self.root)!r}, {self.mode.value!r})"

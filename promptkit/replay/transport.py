@@ -19,6 +19,7 @@ import httpx2
 import openai
 
 from promptkit.replay.keys import canonical_request, current_repeat, request_key
+from promptkit.replay.modes import RecordMode
 from promptkit.replay.responses import recordable, replay_response
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
                                                   httpx2.AsyncBaseTransport] = (
             weakref.WeakKeyDictionary()
         )  # fmt: skip
+
+    @property
+    def offline(self) -> bool:
+        """True when no request can reach the endpoint (mode ``none``), so a client may skip
+        resolving an API key that CI does not have."""
+        return self.session.mode is RecordMode.NONE
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         session = self.session

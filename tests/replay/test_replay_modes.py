@@ -50,6 +50,18 @@ def test_mode_names_parse_and_none_is_the_default(fixtures: Path) -> None:
         RecordMode.parse("sometimes")
 
 
+def test_only_mode_none_is_offline_and_a_session_block_finishes(live, fixtures: Path) -> None:
+    assert [ReplaySession(fixtures, m).transport().offline for m in RecordMode] == [
+        True, False, False, False, False
+    ]
+    with ReplaySession(fixtures, "once") as session, session.cassette(CASE):
+        session.open(CASE).put("sha256:x", session.entry({"r": 1}, {"status": 200}))
+    assert list(read(fixtures / CASE)["entries"]) == ["sha256:x"]
+    with ReplaySession(fixtures, "rewrite"):
+        pass
+    assert not (fixtures / CASE).exists()  # unused, so rewrite's finish removed it
+
+
 async def test_none_replays_and_never_calls_out(live, fixtures: Path) -> None:
     assert await run(fixtures, "once", live.base_url, "a") == ["a #0"]
     assert await run(fixtures, "none", live.base_url, "a") == ["a #0"]
