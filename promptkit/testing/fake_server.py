@@ -9,6 +9,7 @@ chat requests gets one of `faults` instead. Every request is recorded in `reques
 
 The server is one asyncio loop on a daemon thread speaking HTTP/1.1 with keep-alive, so a
 slow or hanging reply never blocks the others and thousands of calls a second get through.
+A `handler` runs on that loop: keep it quick (use `Reply.latency` for slowness).
 """
 
 from __future__ import annotations
