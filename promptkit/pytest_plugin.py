@@ -1,1 +1,164 @@
-"""pytest plugin."""
+"""The pytest plugin: eval suites in `evals/` become test items, one per case × version.
+
+A thin adapter over `promptkit.evals.EvalSession`: options in one `promptkit` group, suites
+collected as files, calls started together after collection (so they overlap while pytest
+reports items one by one), recordings flushed and unused ones reported at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptkit.config import load_settings
+from promptkit.errors import PromptkitError
+from promptkit.evals import EvalItem, EvalOptions, EvalSession, load_suite
+from promptkit.evals.results import CaseResult
+from promptkit.replay import RecordMode
+
+__all__ = ["EvalFailure", "SuiteFile", "SuiteItem"]
+
+SESSION = pytest.StashKey[EvalSession]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("promptkit", "promptkit: prompt eval suites")
+    group.addoption("--prompt-version", default="latest", metavar="SPEC",
+                    help="versions to evaluate: latest (default), all, changed, an exact "
+                         "version, a registry label such as production, or a comma list")
+    group.addoption("--prompt-base", default=None, metavar="REF",
+                    help="git revision that --prompt-version=changed compares against")
+    group.addoption("--prompt-record", default="none", metavar="MODE",
+                    choices=[m.value for m in RecordMode],
+                    help="none (default: replay only) | once | new | all | rewrite")
+    group.addoption("--prompt-repeat", type=int, default=None, metavar="N",
+                    help="run every case N times (overrides the suites' repeat)")
+    group.addoption("--prompt-concurrency", type=int, default=8, metavar="N",
+                    help="model calls in flight at once (default 8)")
+    group.addoption("--prompt-budget-usd", type=float, default=None, metavar="X",
+                    help="stop calling models once the run has spent X dollars")
+    group.addoption("--prompt-model", default=None, metavar="CONFIG",
+                    help="model config to run every prompt with")
+    group.addoption("--prompt-results", default=None, metavar="PATH",
+                    help="also write the results table to PATH (.csv, .json or .jsonl)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "prompt_eval: an item generated from an eval suite")
+    config.addinivalue_line("markers", "critical: an eval case that must never regress")
+    options = EvalOptions(
+        version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
+        record=RecordMode(config.getoption("prompt_record")),
+        repeat=config.getoption("prompt_repeat"),
+        concurrency=config.getoption("prompt_concurrency"),
+        budget_usd=config.getoption("prompt_budget_usd"), model=config.getoption("prompt_model"),
+        results=Path(p) if (p := config.getoption("prompt_results")) else None,
+    )  # fmt: skip
+    config.stash[SESSION] = EvalSession(load_settings(config.rootpath), options)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    session = parent.config.stash[SESSION]
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent == session.settings.evals_path:
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SuiteFile(pytest.File):
+    """An eval suite: one item per case × selected version."""
+
+    def collect(self) -> Iterator[SuiteItem]:
+        session = self.config.stash[SESSION]
+        try:
+            items = session.items(load_suite(self.path))
+        except PromptkitError as exc:
+            raise self.CollectError(str(exc)) from None
+        for item in items:
+            yield SuiteItem.from_parent(self, name=item.id, eval_item=item)
+
+
+class SuiteItem(pytest.Item):
+    """One case against one prompt version (its repeats included)."""
+
+    def __init__(self, *, eval_item: EvalItem, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eval_item = eval_item
+        self.add_marker("prompt_eval")
+        if eval_item.case.critical:
+            self.add_marker("critical")
+
+    def runtest(self) -> None:
+        result = self.config.stash[SESSION].result(self.eval_item)
+        if not result.passed:
+            raise EvalFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, EvalFailure):
+            return excinfo.value.result.explain()
+        return super().repr_failure(excinfo)
+
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        # The trailing space keeps pytest from rewriting the versions' dots into '::' (it
+        # does that to a domain that ends the node id) while failures are headed by the id.
+        return self.path, None, f"{self.name} "
+
+
+class EvalFailure(Exception):
+    """An eval item whose case did not reach its pass threshold."""
+
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.item_id)
+        self.result = result
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """After -k/-m deselection: start the calls of every selected eval item at once, unless
+    this is a pytest-xdist worker (which runs the items it is handed as they come)."""
+    if hasattr(config, "workerinput"):
+        return
+    evals = [i.eval_item for i in items if isinstance(i, SuiteItem)]
+    config.stash[SESSION].start(evals)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash[SESSION]
+    summaries = session.summary()
+    if not summaries:
+        return
+    terminalreporter.section("promptkit evals")
+    for summary in summaries:
+        terminalreporter.write_line(summary.line())
+    unused = session.unused_report
+    for line in unused:
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    evals = config.stash[SESSION]
+    ran = [i for i in session.items if isinstance(i, SuiteItem)]
+    if not ran:
+        return
+    within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran})
+    unused = evals.finish(within)
+    deselected = config.stash.get(DESELECTED, 0)
+    evals.unused_report = unused.lines(evals.replay.root.parent) if not deselected else []
+    if evals.options.results is not None:
+        evals.write_results(evals.options.results)
+
+
+DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        config = items[0].config
+        config.stash[DESELECTED] = config.stash.get(DESELECTED, 0) + len(items)
+
+
+from promptkit.testing.fixtures import fake_openai  # noqa: E402, F401  (a fixture for users' tests)

@@ -44,11 +44,14 @@ ConfigSource = Mapping[str, ModelConfig] | Callable[[str], ModelConfig] | Iterab
 _NO_KEY = "no-key"
 
 
-def resolve_api_key(config: ModelConfig) -> str:
-    """The API key from the environment variable the config names."""
+def resolve_api_key(config: ModelConfig, *, offline: bool = False) -> str:
+    """The API key from the environment variable the config names. `offline` (a transport
+    that never reaches the endpoint, such as replay in mode none) makes a missing key fine."""
     if not config.api_key_env:
         return _NO_KEY
     key = os.environ.get(config.api_key_env)
+    if not key and offline:
+        return _NO_KEY
     if not key:
         raise ConfigError(
             f"model config {config.name!r}: the environment variable {config.api_key_env} "
@@ -234,7 +237,7 @@ class AsyncClient:
         if clients is None:
             http = RecordingAsyncClient(transport=self._transport)
             clients = self._clients[loop] = _LoopClients(http)
-        api_key = resolve_api_key(config)
+        api_key = resolve_api_key(config, offline=getattr(self._transport, "offline", False))
         base_url = _base_url(config)
         key = (base_url, api_key, config.timeout_s, config.max_retries)
         sdk = clients.sdks.get(key)

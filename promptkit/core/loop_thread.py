@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -33,6 +34,10 @@ class LoopThread:
         except BaseException:
             future.cancel()
             raise
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule `coro` on the loop thread and return its future without waiting."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
     def close(self, final: Coroutine[Any, Any, Any] | None = None) -> None:
         """Run `final` (a cleanup) if given, then stop the loop and join the thread."""

@@ -1,0 +1,177 @@
+"""The concurrent eval runner: every case × version × repeat through the core, bounded by
+one semaphore, each call replayed from (or recorded to) its cassette."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptkit.core import AsyncClient, CallResult, OutputSpec
+from promptkit.core.prices import price_call
+from promptkit.errors import PromptError, PromptkitError
+from promptkit.evals.assertions import Observation, Outcome
+from promptkit.evals.results import CaseResult, RunResult
+from promptkit.evals.suite import Case, Suite
+from promptkit.replay import ReplaySession, repeat_index
+from promptkit.templates import Prompt
+
+__all__ = ["EvalItem", "EvalRunner"]
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One case of a suite against one prompt version."""
+
+    suite: Suite
+    case: Case
+    prompt: Prompt
+
+    @property
+    def id(self) -> str:
+        """Readable and stable: `sentiment@1.2.0::case-17`."""
+        return f"{self.prompt.ref}::{self.case.id}"
+
+    @property
+    def cassette(self) -> str:
+        """Where this item's recordings live, relative to the fixtures root."""
+        return f"{self.suite.name}/{self.prompt.ref}/{self.case.id}.json"
+
+
+class EvalRunner:
+    """Runs eval items through an `AsyncClient`, at most `concurrency` calls at a time.
+
+    `model` overrides every prompt's model config (`--prompt-model`); otherwise a prompt's
+    own `model`, else `default_model`. With a replay session, each call is answered from
+    the item's cassette (or recorded to it, by the session's mode).
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        concurrency: int = 8,
+        model: str | None = None,
+        default_model: str = "default",
+        replay: ReplaySession | None = None,
+    ) -> None:
+        self.client, self.concurrency = client, max(1, concurrency)
+        self.model, self.default_model, self.replay = model, default_model, replay
+        self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    async def run_many(
+        self, items: Iterable[EvalItem], on_result: Callable[[CaseResult], None] | None = None
+    ) -> list[CaseResult]:
+        """Run every item concurrently; results in the order of `items`."""
+
+        async def one(item: EvalItem) -> CaseResult:
+            result = await self.run(item)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+    async def run(self, item: EvalItem) -> CaseResult:
+        """One item: its repeats run concurrently, then aggregate."""
+        repeats = range(item.suite.repeat)
+        runs = await asyncio.gather(*(self._run_once(item, r) for r in repeats))
+        return CaseResult(
+            item_id=item.id, suite=item.suite.name, prompt=item.prompt.name,
+            version=item.prompt.version, content_hash=item.prompt.content_hash,
+            case_id=item.case.id, critical=item.case.critical, threshold=item.suite.threshold,
+            runs=tuple(runs), variables=item.case.variables,
+        )  # fmt: skip
+
+    def config_for(self, prompt: Prompt) -> Any:
+        return self.model or prompt.meta.model or self.default_model
+
+    async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
+        async with self._semaphore():
+            with self._cassette(item), repeat_index(repeat):
+                observation, call = await self._observe(item)
+                outcomes = [await a.evaluate(observation, self._judge)
+                            for a in item.case.assertions]
+        return _run_result(repeat, observation, call, outcomes)
+
+    async def _observe(self, item: EvalItem) -> tuple[Observation, CallResult | Exception]:
+        prompt = item.prompt
+        output = prompt.meta.output
+        try:
+            messages = prompt.render(item.case.variables)
+        except PromptError as exc:
+            return Observation(error=str(exc), variables=item.case.variables), exc
+        try:
+            result = await self.client.call(
+                messages, config=self.config_for(prompt), output=output,
+                temperature=prompt.meta.effective_temperature, max_tokens=prompt.meta.max_tokens,
+                metadata={"prompt": prompt.name, "version": prompt.version,
+                          "content_hash": prompt.content_hash, "case": item.case.id},
+            )  # fmt: skip
+        except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
+            return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
+                               variables=item.case.variables), exc
+        return _observation(result, output, self._cost(result), item.case.variables), result
+
+    def _cost(self, result: CallResult) -> float:
+        config = self.client.config(result.config_name)
+        return price_call(config, result.total_usage).usd
+
+    async def _judge(self, rubric: str, obs: Observation, options: Mapping[str, Any]) -> Outcome:
+        """Grade `obs` against `rubric` with a model, through the same core (and cassette)."""
+        answer = json.dumps(obs.output if obs.output is not None else obs.text, ensure_ascii=False)
+        schema = {"type": "object", "required": ["pass", "reason"],
+                  "properties": {"pass": {"type": "boolean"}, "reason": {"type": "string"}}}
+        verdict = await self.client.call(
+            [{"role": "system", "content": "You grade an answer against a rubric. Reply in JSON "
+              "with `pass` (boolean) and `reason` (one sentence)."},
+             {"role": "user", "content": f"Rubric:\n{rubric}\n\nAnswer:\n{answer}"}],
+            config=options.get("config") or self.model or self.default_model,
+            output=OutputSpec(mode="json_schema", schema=schema), temperature=0.0,
+        )  # fmt: skip
+        passed, reason = bool(verdict.output["pass"]), str(verdict.output["reason"])
+        return Outcome("judge", passed, "" if passed else f"judge: {reason}", expected=rubric,
+                       actual=reason)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop not in self._semaphores:
+            self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
+        return self._semaphores[loop]
+
+    @contextlib.contextmanager
+    def _cassette(self, item: EvalItem) -> Iterator[None]:
+        if self.replay is None:
+            yield
+            return
+        with self.replay.cassette(item.cassette):
+            yield
+
+
+def _observation(result: CallResult, output: OutputSpec, cost: float,
+                 variables: Mapping[str, Any]) -> Observation:
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    if output.mode == "tool" and output.tool is not None:
+        tool_calls = ({"name": output.tool.name, "arguments": result.output},)
+    parsed = result.output if output.structured else None
+    return Observation(output=parsed, text=result.text, tool_calls=tool_calls,
+                       latency_s=result.latency_s, cost_usd=cost, schema=output.json_schema,
+                       variables=variables)
+
+
+def _run_result(repeat: int, obs: Observation, call: CallResult | Exception,
+                outcomes: Sequence[Outcome]) -> RunResult:
+    ok = obs.error is None and all(o.passed for o in outcomes)
+    common = {"repeat": repeat, "passed": ok, "outcomes": tuple(outcomes), "output": obs.output,
+              "text": obs.text, "latency_s": obs.latency_s, "cost_usd": obs.cost_usd}
+    if isinstance(call, Exception):
+        usage = getattr(call, "usage", None)
+        return RunResult(**common, error=obs.error, error_type=type(call).__name__,
+                         input_tokens=getattr(usage, "input_tokens", 0) or 0,
+                         output_tokens=getattr(usage, "output_tokens", 0) or 0,
+                         attempts=len(getattr(call, "attempts", ())))
+    return RunResult(**common, input_tokens=call.total_usage.input_tokens,
+                     output_tokens=call.total_usage.output_tokens, attempts=len(call.attempts))

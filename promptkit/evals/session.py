@@ -1,0 +1,149 @@
+"""An eval session: what `pytest evals` (or a script) runs, from options to stored results.
+
+The pytest plugin is a thin adapter over this: it turns options into `EvalOptions`,
+suites into items, and items into reported tests.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from promptkit.config import Settings
+from promptkit.core import AsyncClient, ModelConfig
+from promptkit.core.loop_thread import LoopThread
+from promptkit.errors import NotPublishedError, RegistryUnavailableError, UsageError
+from promptkit.evals.results import CaseResult
+from promptkit.evals.runner import EvalItem, EvalRunner
+from promptkit.evals.selection import select_versions
+from promptkit.evals.suite import Suite
+from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
+from promptkit.registry import Registry
+from promptkit.replay import RecordMode, ReplaySession, Unused
+from promptkit.templates import PromptLibrary
+
+__all__ = ["EvalOptions", "EvalSession", "model_config_source"]
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What to run and how; each field is a `--prompt-*` option of the pytest plugin."""
+
+    version: str = "latest"
+    base: str | None = None
+    record: RecordMode = RecordMode.NONE
+    repeat: int | None = None
+    concurrency: int = 8
+    budget_usd: float | None = None
+    model: str | None = None
+    results: Path | None = None
+
+
+def model_config_source(
+    settings: Settings, registry: Registry | None = None
+) -> Callable[[str], ModelConfig]:
+    """Config names → ModelConfig: the registry's configs first, then the project's
+    `[tool.promptkit.models]` tables (so a fresh checkout runs before anything is stored)."""
+
+    def lookup(name: str) -> ModelConfig:
+        if registry is not None:
+            try:
+                return registry.config(name)
+            except (NotPublishedError, RegistryUnavailableError):
+                pass
+        if name in settings.models:
+            return ModelConfig(name=name, **dict(settings.models[name]))
+        raise KeyError(f"define it with `promptkit config set {name} --model ...` or in "
+                       f"[tool.promptkit.models.{name}] of pyproject.toml")
+
+    return lookup
+
+
+@dataclass
+class EvalSession:
+    """Suites → items → concurrent calls (replayed or recorded) → results and summary."""
+
+    settings: Settings
+    options: EvalOptions = field(default_factory=EvalOptions)
+    results: list[CaseResult] = field(default_factory=list)
+    _futures: dict[str, concurrent.futures.Future[CaseResult]] = field(default_factory=dict)
+    _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
+    unused_report: list[str] = field(default_factory=list)
+
+    @cached_property
+    def library(self) -> PromptLibrary:
+        return PromptLibrary(self.settings.prompts_path)
+
+    @cached_property
+    def registry(self) -> Registry | None:
+        database = self.settings.database_url
+        if database.startswith("sqlite:///") and not Path(database[10:]).exists():
+            return None
+        return Registry(database, create=False)
+
+    @cached_property
+    def replay(self) -> ReplaySession:
+        return ReplaySession.from_settings(self.settings, self.options.record)
+
+    @cached_property
+    def runner(self) -> EvalRunner:
+        client = AsyncClient(
+            model_config_source(self.settings, self.registry),
+            transport=self.replay.transport(),
+        )
+        return EvalRunner(client, concurrency=self.options.concurrency, model=self.options.model,
+                          default_model=self.settings.default_model, replay=self.replay)
+
+    def items(self, suite: Suite) -> list[EvalItem]:
+        """The suite's cases × the selected versions of its prompt."""
+        if self.options.repeat is not None:
+            suite = replace(suite, repeat=self.options.repeat)
+        versions = select_versions(self.library, suite.prompt, self.options.version,
+                                   resolve_label=self._pinned, base=self.options.base)
+        prompts = [self.library.load(suite.prompt, v) for v in versions]
+        return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite.cases]
+
+    def _pinned(self, name: str, label: str) -> str:
+        if self.registry is None:
+            raise UsageError(f"{label!r} is not a version, and there is no registry to resolve "
+                             f"it (set PROMPTKIT_DB_URL or publish and pin first)")
+        pin = self.registry.current(name, label)
+        if pin is None:
+            raise UsageError(f"{name} has no version pinned to {label!r}")
+        return pin.version
+
+    def start(self, items: Sequence[EvalItem]) -> None:
+        """Begin the calls of every item now; their results are awaited one by one."""
+        for item in items:
+            self._submit(item)
+
+    def result(self, item: EvalItem) -> CaseResult:
+        """The item's result (its calls start now unless `start` began them)."""
+        result = self._submit(item).result()
+        self.results.append(result)
+        return result
+
+    def _submit(self, item: EvalItem) -> concurrent.futures.Future[CaseResult]:
+        future = self._futures.get(item.id)
+        if future is None:
+            future = self._futures[item.id] = self._loop.submit(self.runner.run(item))
+        return future
+
+    def finish(self, within: Iterable[str] | None = None) -> Unused:
+        """Cancel what is still running, write recordings, and report the unused ones."""
+        for future in self._futures.values():
+            future.cancel()
+        if "runner" in self.__dict__:
+            self._loop.close(self.runner.client.aclose())
+        return self.replay.finish(within)
+
+    def summary(self) -> list[VersionSummary]:
+        return summarize(results_frame(self.results))
+
+    def write_results(self, path: Path) -> None:
+        """The results table as CSV, JSON or JSONL (by the file's suffix)."""
+        write_frame(results_frame(self.results), path)
+

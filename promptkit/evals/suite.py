@@ -1,0 +1,156 @@
+"""Eval suites: `evals/<name>.yaml` naming a prompt, its cases (inline or a dataset) and
+the assertions every case must pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptkit.errors import SuiteFormatError
+from promptkit.evals.assertions import Assertion, Equals, build_assertion
+from promptkit.evals.dataset import load_dataset
+from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
+
+__all__ = ["Case", "Suite", "load_suite", "load_suites"]
+
+
+class _CaseSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    expect: dict[str, Any] = Field(default_factory=dict)
+    critical: bool = False
+    assert_: list[Any] = Field(default_factory=list, alias="assert")
+
+
+class _SuiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    prompt: str
+    description: str = ""
+    dataset: str | None = None
+    cases: list[_CaseSpec] = Field(default_factory=list)
+    assert_: list[Any] = Field(default_factory=list, alias="assert")
+    repeat: int = Field(default=1, ge=1)
+    threshold: float = Field(default=1.0, ge=0, le=1)
+    vars: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case: variables, the assertions it must pass, and whether it is critical."""
+
+    id: str
+    variables: dict[str, Any]
+    assertions: tuple[Assertion, ...]
+    critical: bool = False
+    expect: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A prompt's eval suite. A case passes when at least `threshold` of its `repeat`
+    runs pass every assertion."""
+
+    name: str
+    path: Path
+    prompt: str
+    cases: tuple[Case, ...]
+    repeat: int = 1
+    threshold: float = 1.0
+    description: str = ""
+
+
+def load_suites(folder: Path) -> list[Suite]:
+    """Every `*.yaml` / `*.yml` suite directly in `folder`, by name."""
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    return [load_suite(path) for path in files]
+
+
+def load_suite(path: Path) -> Suite:
+    """Parse and check a suite file; every error names the file, line and field."""
+    try:
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except YamlProblem as exc:
+        raise SuiteFormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
+    spec = _validate(doc, path)
+    suite_assertions = _assertions(spec.assert_, doc, ("assert",), path)
+    rows: list[tuple[_CaseSpec, tuple[str | int, ...]]] = [
+        (c, ("cases", i)) for i, c in enumerate(spec.cases)
+    ]
+    if spec.dataset:
+        rows += [(c, ("dataset",)) for c in _dataset_cases(path, spec.dataset, doc)]
+    if not rows:
+        raise SuiteFormatError("the suite has no cases: add `cases:` or a `dataset:`",
+                               path=path, line=1, field="cases")
+    cases = tuple(
+        _case(case, index, loc, spec, suite_assertions, doc, path)
+        for index, (case, loc) in enumerate(rows, 1)
+    )
+    _unique_ids(cases, path)
+    return Suite(name=path.stem, path=path, prompt=spec.prompt, cases=cases,
+                 repeat=spec.repeat, threshold=spec.threshold, description=spec.description)
+
+
+def _validate(doc: YamlDoc, path: Path) -> _SuiteSpec:
+    if not isinstance(doc.data, dict):
+        raise SuiteFormatError("a suite is a YAML mapping", path=path, line=1)
+    try:
+        return _SuiteSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        if error["type"] == "extra_forbidden":
+            parent = _CaseSpec if "cases" in loc else _SuiteSpec
+            allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
+            message = f"unknown key {loc[-1]!r}; allowed keys: {', '.join(allowed)}"
+        else:
+            message = f"{dotted}: {error['msg']}"
+        raise SuiteFormatError(message, path=path, line=doc.line_of(loc), field=dotted) from None
+
+
+def _dataset_cases(path: Path, dataset: str, doc: YamlDoc) -> list[_CaseSpec]:
+    try:
+        rows = load_dataset(path.parent / dataset)
+        return [_CaseSpec.model_validate(row) for row in rows]
+    except (OSError, ValueError, ValidationError) as exc:
+        raise SuiteFormatError(f"dataset {dataset}: {exc}", path=path,
+                               line=doc.line_of(("dataset",)), field="dataset") from None
+
+
+def _assertions(specs: list[Any], doc: YamlDoc, loc: tuple, path: Path) -> list[Assertion]:
+    built = []
+    for index, spec in enumerate(specs):
+        try:
+            built.append(build_assertion(spec))
+        except (ValueError, ImportError) as exc:
+            where = (*loc, index)
+            raise SuiteFormatError(str(exc), path=path, line=doc.line_of(where),
+                                   field=".".join(map(str, where))) from None
+    return built
+
+
+def _case(case: _CaseSpec, index: int, loc: tuple, spec: _SuiteSpec,
+          suite_assertions: list[Assertion], doc: YamlDoc, path: Path) -> Case:
+    own = _assertions(case.assert_, doc, (*loc, "assert"), path)
+    expected = [Equals(value, path=key) for key, value in case.expect.items()]
+    return Case(
+        id=case.id or f"case-{index}",
+        variables={**spec.vars, **case.vars},
+        assertions=(*suite_assertions, *expected, *own),
+        critical=case.critical,
+        expect=dict(case.expect),
+    )
+
+
+def _unique_ids(cases: tuple[Case, ...], path: Path) -> None:
+    seen: set[str] = set()
+    for case in cases:
+        if case.id in seen:
+            raise SuiteFormatError(f"two cases share the id {case.id!r}", path=path, field="id")
+        seen.add(case.id)

@@ -1,0 +1,81 @@
+"""Assertions: each failure says what was expected, what came, and where."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from promptkit.evals.assertions import Observation, build_assertion
+
+SENTIMENT = {"sentiment": "negative", "confidence": 1.4, "tags": ["a", "b"]}
+SCHEMA = {"type": "object", "required": ["sentiment"],
+          "properties": {"confidence": {"type": "number", "maximum": 1}}}
+
+
+def check(spec: object, **obs: object) -> tuple[bool, str]:
+    outcome = asyncio.run(build_assertion(spec).evaluate(Observation(**obs), None))  # type: ignore[arg-type]
+    return outcome.passed, outcome.message
+
+
+def test_equals_on_a_path() -> None:
+    assert check({"equals": {"path": "sentiment", "value": "negative"}}, output=SENTIMENT)[0]
+    passed, message = check({"equals": {"path": "sentiment", "value": "positive"}}, output=SENTIMENT)
+    assert not passed and message == "expected 'positive' at sentiment, got 'negative'"
+    passed, message = check({"equals": {"path": "tags[5]", "value": "x"}}, output=SENTIMENT)
+    assert message == "expected 'x' at tags[5], got nothing at tags[5]"
+
+
+def test_contains_regex_on_text() -> None:
+    assert check({"contains": {"value": "RESET", "ignore_case": True}}, text="Click reset.")[0]
+    passed, message = check({"not_contains": {"value": "{{"}}, text="Hi {{ name }}")
+    assert not passed and message == "expected not to contain '{{', got 'Hi {{ name }}'"
+    passed, message = check({"regex": {"pattern": r"^\d+$"}}, text="12a")
+    assert message == r"expected a match for /^\d+$/, got '12a'"
+
+
+def test_range_and_schema() -> None:
+    passed, message = check({"range": {"path": "confidence", "min": 0, "max": 1}}, output=SENTIMENT)
+    assert not passed and message == "expected at confidence a number in [0, 1], got 1.4"
+    passed, message = check("schema", output=SENTIMENT, schema=SCHEMA)
+    assert not passed and message == "output breaks the schema at confidence: 1.4 is greater than the maximum of 1"
+    assert check("schema", output={"sentiment": "x"}, schema=SCHEMA)[0]
+
+
+def test_a_failed_call_fails_output_assertions_with_the_reason() -> None:
+    passed, message = check({"equals": {"path": "sentiment", "value": "positive"}},
+                            error="OutputValidationError: bad")
+    assert not passed and "no output (OutputValidationError: bad)" in message
+    assert check("schema", error="TruncatedOutputError: cut")[1] == "no valid output: TruncatedOutputError: cut"
+
+
+def test_tool_called_compares_a_subset_of_arguments() -> None:
+    calls = ({"name": "save_contact", "arguments": {"name": "Jane", "email": "j@x.io"}},)
+    assert check({"tool_called": {"name": "save_contact", "args": {"email": "j@x.io"}}}, tool_calls=calls)[0]
+    _, message = check({"tool_called": {"name": "save_contact", "args": {"email": "k@x.io"}}},
+                       tool_calls=calls)
+    assert message == "save_contact called with other arguments (email: expected 'k@x.io', got 'j@x.io')"
+    assert check({"tool_called": {"name": "other"}}, tool_calls=calls)[1] == \
+        "expected a call to 'other', got ['save_contact']"
+
+
+def test_latency_and_cost_limits() -> None:
+    assert check({"latency": {"max_ms": 500}}, latency_s=0.2)[0]
+    assert check({"latency": {"max_ms": 100}}, latency_s=0.2)[1] == "expected latency <= 100 ms, got 200 ms"
+    assert check({"cost": {"max_usd": 0.001}}, cost_usd=0.002)[1] == "expected cost <= $0.001, got $0.002000"
+
+
+def test_python_assertion_imports_module_function() -> None:
+    assert check({"python": {"function": "promptkit.evals.checks:max_words", "limit": 3}}, text="a b")[0]
+    passed, message = check({"python": "promptkit.evals.checks:max_words"}, text="w " * 200)
+    assert not passed and message == "200 words, more than 100"
+
+
+def test_judge_without_a_model_fails_clearly() -> None:
+    assert check({"judge": {"rubric": "is polite"}}, text="hi") == (False, "no judge model available to this run")
+
+
+@pytest.mark.parametrize("spec", [{"a": 1, "b": 2}, 3, {"python": "no_colon"}])
+def test_malformed_specs(spec: object) -> None:
+    with pytest.raises((ValueError, ImportError)):
+        build_assertion(spec)

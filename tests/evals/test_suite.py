@@ -1,0 +1,87 @@
+"""Suite files: cases inline or from datasets, assertions built, errors located."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptkit.errors import SuiteFormatError
+from promptkit.evals import load_suite, load_suites
+from promptkit.evals.assertions import Equals, MatchesSchema, Range
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_suites_load(repo_root: Path) -> None:
+    suites = {s.name: s for s in load_suites(repo_root / "evals")}
+    assert set(suites) == {"sentiment", "extract_contact", "support_assistant"}
+    sentiment = suites["sentiment"]
+    love = sentiment.cases[0]
+    assert (love.id, love.critical, love.variables) == (
+        "love", True, {"text": "I love it. Best purchase I have made this year!"})
+    kinds = [type(a) for a in love.assertions]
+    assert kinds == [MatchesSchema, Range, Equals]  # suite-level first, then `expect`
+    assert suites["support_assistant"].cases[0].variables["product"] == "Acme Cloud"
+
+
+def test_csv_dataset_flat_columns(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("id,text,expect.label,critical\na,hello,pos,true\nb,bye,neg,\n")
+    suite = load_suite(write(tmp_path, "prompt: p\ndataset: d.csv\n"))
+    assert [(c.id, c.variables, c.expect, c.critical) for c in suite.cases] == [
+        ("a", {"text": "hello"}, {"label": "pos"}, True),
+        ("b", {"text": "bye"}, {"label": "neg"}, False),
+    ]
+
+
+def test_jsonl_dataset_and_default_ids(tmp_path: Path) -> None:
+    (tmp_path / "d.jsonl").write_text('{"vars": {"x": 1}}\n{"vars": {"x": 2}, "id": 7}\n')
+    suite = load_suite(write(tmp_path, "prompt: p\ndataset: d.jsonl\n"))
+    assert [c.id for c in suite.cases] == ["case-1", "7"]
+    assert suite.cases[0].variables == {"x": 1}
+
+
+def test_unknown_key_names_file_line_and_allowed(tmp_path: Path) -> None:
+    path = write(tmp_path, "prompt: p\ncases:\n  - id: a\n    varz: {x: 1}\n")
+    with pytest.raises(SuiteFormatError, match=r"unknown key 'varz'; allowed keys: assert, critical, expect, id, vars") as info:
+        load_suite(path)
+    assert (info.value.path, info.value.line, info.value.field) == (path, 4, "cases.0.varz")
+    assert str(info.value).startswith(f"{path}:4: ")
+
+
+def test_unknown_assertion_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, "prompt: p\nassert:\n  - schema\n  - equalz: {value: 1}\ncases: [{id: a}]\n")
+    with pytest.raises(SuiteFormatError, match=r"unknown assertion 'equalz'; known: contains, cost") as info:
+        load_suite(path)
+    assert info.value.line == 4 and info.value.field == "assert.1"
+
+
+def test_bad_assertion_parameters(tmp_path: Path) -> None:
+    path = write(tmp_path, "prompt: p\ncases:\n  - id: a\n    assert:\n      - range: {path: x, maxi: 3}\n")
+    with pytest.raises(SuiteFormatError, match=r"range: .*unexpected keyword argument 'maxi'") as info:
+        load_suite(path)
+    assert info.value.line == 5
+
+
+def test_duplicate_case_ids_and_empty_suites(tmp_path: Path) -> None:
+    with pytest.raises(SuiteFormatError, match="two cases share the id 'a'"):
+        load_suite(write(tmp_path, "prompt: p\ncases: [{id: a}, {id: a}]\n"))
+    with pytest.raises(SuiteFormatError, match="no cases"):
+        load_suite(write(tmp_path, "prompt: p\n"))
+
+
+def test_missing_dataset_is_a_suite_error(tmp_path: Path) -> None:
+    with pytest.raises(SuiteFormatError, match=r"dataset nope\.jsonl") as info:
+        load_suite(write(tmp_path, "prompt: p\ndataset: nope.jsonl\n"))
+    assert info.value.line == 2
+
+
+def test_repeat_and_threshold_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(SuiteFormatError, match="repeat"):
+        load_suite(write(tmp_path, "prompt: p\nrepeat: 0\ncases: [{id: a}]\n"))
+    suite = load_suite(write(tmp_path, "prompt: p\nrepeat: 3\nthreshold: 0.6\ncases: [{id: a}]\n"))
+    assert (suite.repeat, suite.threshold) == (3, 0.6)

@@ -1,0 +1,159 @@
+"""The pytest plugin as users run it: real pytest sessions (pytester) over a project with
+prompts, suites and recordings, against the fake OpenAI server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptkit.testing.fake_server import FakeOpenAIServer
+from promptkit.testing.replies import Reply
+
+SUITE = """\
+prompt: sentiment
+assert:
+  - schema
+cases:
+  - id: love
+    vars: {text: "I love it"}
+    expect: {sentiment: positive}
+    critical: true
+  - id: hate
+    vars: {text: "I hate it"}
+    expect: {sentiment: negative}
+  - id: fine
+    vars: {text: "It is fine"}
+    expect: {sentiment: neutral}
+"""
+
+
+def classify(body: dict[str, Any], index: int) -> Reply:
+    """A scripted stand-in for a model: the label is read off the last user message."""
+    text = body["messages"][-1]["content"].lower()
+    label = "positive" if "love" in text else "negative" if "hate" in text else "neutral"
+    return Reply(content={"sentiment": label, "confidence": 0.9, "reasoning": "keyword"})
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(handler=classify) as fake:
+        yield fake
+
+
+@pytest.fixture
+def evals_project(pytester: pytest.Pytester, repo_root: Path, server: FakeOpenAIServer,
+                  monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    shutil.copytree(repo_root / "prompts" / "sentiment", pytester.path / "prompts" / "sentiment")
+    (pytester.path / "evals").mkdir()
+    (pytester.path / "evals" / "sentiment.yaml").write_text(SUITE)
+    pytester.makepyprojecttoml(
+        '[tool.promptkit.models.default]\nmodel = "fake-model"\n'
+        f'base_url = "{server.base_url}"\napi_key_env = "FAKE_KEY"\n'
+    )
+    monkeypatch.setenv("FAKE_KEY", "sk-test-secret-123")
+    return pytester
+
+
+def record(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return project.runpytest("evals", "--prompt-version=all", "--prompt-record=once", *args)
+
+
+def test_record_once_then_replay_offline(evals_project: pytest.Pytester,
+                                         server: FakeOpenAIServer) -> None:
+    recorded = record(evals_project)
+    recorded.assert_outcomes(passed=9)
+    assert len(server.requests) == 9
+    cassettes = sorted((evals_project.path / "fixtures" / "sentiment").rglob("*.json"))
+    assert len(cassettes) == 9
+    assert "sk-test-secret-123" not in "".join(p.read_text() for p in cassettes)
+
+    server.stop()
+    replayed = evals_project.runpytest("evals", "--prompt-version=all", "-v")
+    replayed.assert_outcomes(passed=9)
+    replayed.stdout.fnmatch_lines([
+        "*evals/sentiment.yaml::sentiment@1.0.0::love PASSED*",
+        "*promptkit evals*",
+        "sentiment@1.0.0 * 3 cases   100.0% passed*",
+        "sentiment@1.2.0 * 3 cases   100.0% passed*",
+    ])
+
+
+def test_one_version_runs_only_that_version(evals_project: pytest.Pytester) -> None:
+    record(evals_project)
+    result = evals_project.runpytest("evals", "--prompt-version=1.0.0", "--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == [f"evals/sentiment.yaml::sentiment@1.0.0::{c}" for c in ("love", "hate", "fine")]
+    evals_project.runpytest("evals", "--prompt-version=1.0.0").assert_outcomes(passed=3)
+
+
+def test_a_removed_recording_fails_with_the_nearest_match(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    record(evals_project)
+    removed = evals_project.path / "fixtures/sentiment/sentiment@1.1.0/hate.json"
+    removed.unlink()
+    result = evals_project.runpytest("evals", "--prompt-version=1.1.0")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*sentiment@1.1.0::hate: 0/1 runs passed*",
+        "*ReplayMissError*fixtures/sentiment/sentiment@1.1.0/hate.json*",
+        "*nearest*",
+        "*body.messages[[]1[]].content: 'I hate it' != *",
+    ])
+    again = evals_project.runpytest("evals", "--prompt-version=1.1.0", "--prompt-record=once")
+    again.assert_outcomes(passed=3)
+    assert removed.is_file()
+
+
+def test_junitxml_has_one_testcase_per_case_and_version(evals_project: pytest.Pytester) -> None:
+    record(evals_project)
+    evals_project.runpytest("evals", "--prompt-version=all", "--junitxml=out.xml")
+    cases = ET.parse(evals_project.path / "out.xml").getroot().iter("testcase")
+    ids = sorted(f"{c.get('classname')}::{c.get('name')}" for c in cases)
+    assert len(ids) == len(set(ids)) == 9
+    assert ids[0] == "evals.sentiment.yaml.sentiment@1.0.0::fine"
+
+
+def test_a_wrong_answer_fails_with_expected_and_got(evals_project: pytest.Pytester,
+                                                    server: FakeOpenAIServer) -> None:
+    server.handler = lambda body, i: Reply(
+        content={"sentiment": "negative", "confidence": 0.5, "reasoning": "grumpy"})
+    result = evals_project.runpytest("evals", "--prompt-record=once", "-k", "love")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*equals: expected 'positive' at sentiment, got 'negative'*"])
+
+
+def test_unused_recordings_are_reported_and_rewrite_removes_them(
+    evals_project: pytest.Pytester,
+) -> None:
+    record(evals_project)
+    suite = evals_project.path / "evals" / "sentiment.yaml"
+    suite.write_text(SUITE.split("  - id: fine")[0])  # drop the `fine` case
+    result = evals_project.runpytest("evals", "--prompt-version=all")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*unused cassette fixtures/sentiment/sentiment@1.0.0/fine.json*"])
+    evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=rewrite")
+    assert not list((evals_project.path / "fixtures").rglob("fine.json"))
+
+
+def test_results_file_and_summary(evals_project: pytest.Pytester) -> None:
+    record(evals_project)
+    evals_project.runpytest("evals", "--prompt-version=1.2.0", "--prompt-results=out/r.jsonl")
+    rows = [json.loads(line) for line in (evals_project.path / "out/r.jsonl").read_text().splitlines()]
+    assert [(r["version"], r["case_id"], r["passed"]) for r in rows] == [
+        ("1.2.0", "love", True), ("1.2.0", "hate", True), ("1.2.0", "fine", True)]
+
+
+def test_a_broken_suite_is_a_collection_error_naming_file_and_line(
+    evals_project: pytest.Pytester,
+) -> None:
+    (evals_project.path / "evals" / "sentiment.yaml").write_text("prompt: sentiment\ncasez: []\n")
+    result = evals_project.runpytest("evals")
+    result.stdout.fnmatch_lines(["*evals/sentiment.yaml:2: unknown key 'casez'*"])
+    assert result.ret != 0
