@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from promptkit.registry import DEFAULT_TTL_S, Registry, Resolver
+from promptkit.registry import Registry, Resolver
+from promptkit.registry.resolver import DEFAULT_TTL_S
 from promptkit.templates.library import PromptLibrary
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"

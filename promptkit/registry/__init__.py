@@ -13,7 +13,6 @@ from promptkit.registry.records import (
     default_actor,
 )
 from promptkit.registry.resolver import (
-    DEFAULT_TTL_S,
     Resolved,
     Resolver,
     StaleRegistryWarning,
@@ -23,7 +22,6 @@ from promptkit.registry.resolver import (
 from promptkit.registry.store import Registry
 
 __all__ = [
-    "DEFAULT_TTL_S",
     "ConfigChange",
     "LedgerEntry",
     "Pin",
