@@ -16,7 +16,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the example project (prompts/ and a pyproject.toml) in a temporary folder,
     made the working directory."""
     shutil.copytree(REPO / "prompts", tmp_path / "prompts")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n\n[tool.promptkit.models.default]\nmodel = "gpt-4o-mini"\n',
+        encoding="utf-8",
+    )
     monkeypatch.chdir(tmp_path)
     for name in ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL"):
         monkeypatch.delenv(name, raising=False)

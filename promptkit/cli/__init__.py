@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from promptkit.cli import lint_cmd, local_cmd, prompts, registry_cmd  # noqa: F401  (importing registers the commands)
+from promptkit.cli import (  # noqa: F401  (importing a module registers its commands)
+    lint_cmd,
+    local_cmd,
+    prompts,
+    registry_cmd,
+    run_cmd,
+)
 from promptkit.cli.app import cli, main
 
 __all__ = ["cli", "main"]

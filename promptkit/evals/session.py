@@ -56,7 +56,7 @@ def model_config_source(
                 pass
         if name in settings.models:
             return ModelConfig(name=name, **dict(settings.models[name]))
-        raise KeyError(f"define it with `promptkit config set {name} --model ...` or in "
+        raise LookupError(f"define it with `promptkit config set {name} --model ...` or in "
                        f"[tool.promptkit.models.{name}] of pyproject.toml")
 
     return lookup

@@ -1,0 +1,77 @@
+"""`promptkit run NAME@VERSION`: render, call the model through the core, print the output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from promptkit.cli.app import Project, cli, pass_project
+from promptkit.cli.prompts import var_option, vars_file_option
+from promptkit.cli.vars import collect_variables
+from promptkit.core import CallResult, Client
+from promptkit.evals.session import model_config_source
+from promptkit.registry import Registry, Resolver
+from promptkit.templates import Prompt
+from promptkit.templates.versions import LATEST, is_version, parse_ref
+
+
+@cli.command("run")
+@click.argument("ref")
+@var_option
+@vars_file_option
+@click.option("--model", "config", metavar="CONFIG", default=None,
+              help="Model config to call (default: the prompt's own, else the project default).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the output with the call record (attempts, tokens, latency).")
+@click.option("--deadline", type=float, default=None, metavar="SECONDS",
+              help="Overall deadline of the call, retries and re-asks included.")
+@pass_project
+def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: Path | None,
+                config: str | None, as_json: bool, deadline: float | None) -> None:
+    """Render NAME@VERSION (or NAME@LABEL), call the model, print the validated output.
+
+    Exit 0 on success, 1 when the model call or validation fails after retries, 2 on a
+    usage error.
+    """
+    prompt = _load(project, ref)
+    messages = prompt.render(collect_variables(pairs, vars_file))
+    settings = project.settings
+    registry = Registry(settings.database_url, create=False)
+    with Client(model_config_source(settings, registry)) as client:
+        result = client.call(
+            messages, config=config or prompt.meta.model or settings.default_model,
+            output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
+            max_tokens=prompt.meta.max_tokens, deadline_s=deadline,
+            metadata={"prompt": prompt.name, "version": prompt.version,
+                      "content_hash": prompt.content_hash},
+        )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(_report(prompt, result), indent=2, ensure_ascii=False))
+    elif isinstance(result.output, str):
+        click.echo(result.output)
+    else:
+        click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
+
+
+def _load(project: Project, ref: str) -> Prompt:
+    name, version = parse_ref(ref)
+    if version is None or version == LATEST or is_version(version):
+        return project.library.load(name, version)
+    resolver = Resolver(Registry(project.settings.database_url, create=False),
+                        cache_dir=project.settings.root / ".promptkit" / "cache",
+                        library=project.library)
+    return resolver.get(name, env=version).prompt
+
+
+def _report(prompt: Prompt, result: CallResult) -> dict[str, Any]:
+    return {
+        "prompt": prompt.ref, "content_hash": prompt.content_hash, "output": result.output,
+        "model": result.model, "config": result.config_name,
+        "finish_reason": result.finish_reason, "latency_s": round(result.latency_s, 4),
+        "usage": asdict(result.total_usage), "request_id": result.request_id,
+        "attempts": [asdict(a) for a in result.attempts],
+    }  # fmt: skip

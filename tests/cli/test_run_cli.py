@@ -1,0 +1,80 @@
+"""`promptkit run` end to end: the installed command against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from promptkit.templates import PromptLibrary
+from promptkit.testing.fake_server import FakeOpenAIServer
+from promptkit.testing.replies import Reply
+
+ANSWER = {"sentiment": "positive", "confidence": 0.97, "reasoning": "The text says love."}
+EXE = str(Path(sys.executable).with_name("promptkit"))
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(default=Reply(content=ANSWER)) as fake:
+        yield fake
+
+
+def promptkit(project: Path, server: FakeOpenAIServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x",
+           "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([EXE, *args], cwd=project, env=env, capture_output=True, text=True,
+                          check=False, timeout=60)
+
+
+def test_run_prints_schema_valid_json(project: Path, server: FakeOpenAIServer) -> None:
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=I love it")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    schema = PromptLibrary(project / "prompts").load("sentiment", "1.2.0").meta.output.json_schema
+    jsonschema.validate(output, schema)
+    assert output == ANSWER
+    sent = server.requests[-1].body
+    assert sent["messages"][-1] == {"role": "user", "content": "I love it"}
+    assert sent["temperature"] == 0.0 and sent["max_tokens"] == 200  # task preset, front matter
+    assert sent["response_format"]["type"] == "json_schema"
+
+
+def test_json_shows_the_attempts_including_retries(project: Path, server: FakeOpenAIServer) -> None:
+    server.enqueue(Reply(status=500))
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=I love it", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [(a["kind"], a["status"]) for a in report["attempts"]] == [("first", 500), ("sdk_retry", 200)]
+    assert report["usage"]["input_tokens"] > 0 and report["prompt"] == "sentiment@1.2.0"
+
+
+def test_a_model_failure_exits_1_with_one_line(project: Path, server: FakeOpenAIServer) -> None:
+    server.default = Reply(status=401, error_code="invalid_api_key")
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert len(server.requests) == 1  # a 401 is not retried
+
+
+def test_invalid_output_exits_1_after_the_reasks(project: Path, server: FakeOpenAIServer) -> None:
+    server.default = Reply(content={"sentiment": "ecstatic", "confidence": 2, "reasoning": "?"})
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the output broke its schema after 2 re-ask(s)")
+    assert "$.sentiment: 'ecstatic' is not one of" in done.stderr
+    assert len(server.requests) == 3  # the first answer and two re-asks
+
+
+def test_a_usage_error_exits_2(project: Path, server: FakeOpenAIServer) -> None:
+    done = promptkit(project, server, "run", "sentiment@1.2.0")
+    assert done.returncode == 2 and "missing variable 'text'" in done.stderr
+    assert server.requests == []
+    unknown = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x", "--model", "nope")
+    assert unknown.returncode == 2 and "no model config named 'nope'" in unknown.stderr
