@@ -133,9 +133,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("promptkit evals")
     for summary in summaries:
         terminalreporter.write_line(summary.line())
-    unused = session.unused_report
-    for line in unused:
+    for line in session.unused_report:
         terminalreporter.write_line(line)
+    if session.run_info is not None:
+        terminalreporter.write_line(f"results stored as run {session.run_info.run_id} "
+                                    f"in {session.registry.url}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -148,6 +150,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     unused = evals.finish(within)
     deselected = config.stash.get(DESELECTED, 0)
     evals.unused_report = unused.lines(evals.replay.root.parent) if not deselected else []
+    evals.run_info = evals.save_results()
     if evals.options.results is not None:
         evals.write_results(evals.options.results)
 

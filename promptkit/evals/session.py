@@ -7,23 +7,31 @@ suites into items, and items into reported tests.
 from __future__ import annotations
 
 import concurrent.futures
+import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from promptkit.config import Settings
 from promptkit.core import AsyncClient, ModelConfig
 from promptkit.core.loop_thread import LoopThread
-from promptkit.errors import NotPublishedError, RegistryUnavailableError, UsageError
+from promptkit.errors import (
+    NotPublishedError,
+    PromptkitError,
+    RegistryUnavailableError,
+    UsageError,
+)
 from promptkit.evals.results import CaseResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
+from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry
 from promptkit.replay import RecordMode, ReplaySession, Unused
 from promptkit.templates import PromptLibrary
+from promptkit.templates.provenance import find_repo
 
 __all__ = ["EvalOptions", "EvalSession", "model_config_source"]
 
@@ -72,17 +80,15 @@ class EvalSession:
     _futures: dict[str, concurrent.futures.Future[CaseResult]] = field(default_factory=dict)
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
     unused_report: list[str] = field(default_factory=list)
+    run_info: RunInfo | None = None
 
     @cached_property
     def library(self) -> PromptLibrary:
         return PromptLibrary(self.settings.prompts_path)
 
     @cached_property
-    def registry(self) -> Registry | None:
-        database = self.settings.database_url
-        if database.startswith("sqlite:///") and not Path(database[10:]).exists():
-            return None
-        return Registry(database, create=False)
+    def registry(self) -> Registry:
+        return Registry(self.settings.database_url)
 
     @cached_property
     def replay(self) -> ReplaySession:
@@ -107,12 +113,9 @@ class EvalSession:
         return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite.cases]
 
     def _pinned(self, name: str, label: str) -> str:
-        if self.registry is None:
-            raise UsageError(f"{label!r} is not a version, and there is no registry to resolve "
-                             f"it (set PROMPTKIT_DB_URL or publish and pin first)")
         pin = self.registry.current(name, label)
         if pin is None:
-            raise UsageError(f"{name} has no version pinned to {label!r}")
+            raise UsageError(f"{name} has no version pinned to {label!r} in {self.registry.url}")
         return pin.version
 
     def start(self, items: Sequence[EvalItem]) -> None:
@@ -142,6 +145,19 @@ class EvalSession:
 
     def summary(self) -> list[VersionSummary]:
         return summarize(results_frame(self.results))
+
+    def save_results(self) -> RunInfo | None:
+        """Store this run's results in the project database; a failure only warns."""
+        if not self.results:
+            return None
+        repo = find_repo(self.settings.root)
+        commit = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
+        try:
+            return ResultStore(self.registry).save(
+                self.results, git_commit=commit, options=asdict(self.options))
+        except PromptkitError as exc:
+            warnings.warn(f"promptkit: eval results were not stored: {exc}", stacklevel=2)
+            return None
 
     def write_results(self, path: Path) -> None:
         """The results table as CSV, JSON or JSONL (by the file's suffix)."""

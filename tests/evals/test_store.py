@@ -1,0 +1,39 @@
+"""Stored eval runs: written in one transaction, read back as DataFrames, reused by hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptkit.evals.assertions import Outcome
+from promptkit.evals.results import CaseResult, RunResult
+from promptkit.evals.store import ResultStore
+from promptkit.registry import Registry
+
+
+def result(case: str, passed: bool, version: str = "1.0.0", digest: str = "sha256:a") -> CaseResult:
+    outcome = Outcome("equals", passed, "" if passed else "expected 'x', got 'y'")
+    run = RunResult(0, passed, (outcome,), output={"label": "y"}, latency_s=0.2, cost_usd=0.001,
+                    input_tokens=10, output_tokens=5, attempts=1)
+    return CaseResult(f"p@{version}::{case}", "suite", "p", version, digest, case, False, 1.0, (run,))
+
+
+def test_runs_round_trip_as_a_dataframe(tmp_path: Path) -> None:
+    store = ResultStore(Registry(f"sqlite:///{tmp_path}/r.db"))
+    info = store.save([result("a", True), result("b", False)], git_commit="abc123",
+                      options={"version": "all"})
+    frame = store.frame(run_id=info.run_id)
+    assert list(frame["case_id"]) == ["a", "b"]
+    assert list(frame["passed"]) == [True, False]
+    assert frame.loc[1, "failures"][0]["message"] == "expected 'x', got 'y'"
+    assert frame.loc[0, "output"] == {"label": "y"} and frame.loc[0, "git_commit"] == "abc123"
+    assert [r.run_id for r in store.runs()] == [info.run_id]
+
+
+def test_latest_for_reuses_only_a_run_that_covered_every_case(tmp_path: Path) -> None:
+    store = ResultStore(Registry(f"sqlite:///{tmp_path}/r.db"))
+    store.save([result("a", True), result("b", True)])
+    partial = store.save([result("a", False)])
+    reused = store.latest_for("sha256:a", ["a", "b"])
+    assert reused is not None and partial.run_id not in set(reused["run_id"])
+    assert list(reused["passed"]) == [True, True]
+    assert store.latest_for("sha256:other", ["a"]) is None
