@@ -207,7 +207,30 @@ class RefusalError(ModelCallError):
 
 
 class BudgetExceededError(ModelCallError):
-    """The cost circuit breaker refused a call that could spend past its budget."""
+    """The cost circuit breaker refused a call that could spend past its budget.
+
+    `budget` names the budget (`call`, `run`, `day <config>`), `limit_usd` its limit,
+    `spent_usd` what it had spent, `reserved_usd` what attempts in flight held, and
+    `estimate_usd` the worst case of the attempt refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: str | None = None,
+        limit_usd: float | None = None,
+        spent_usd: float | None = None,
+        reserved_usd: float | None = None,
+        estimate_usd: float | None = None,
+        **evidence: Any,
+    ) -> None:
+        self.budget = budget
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.estimate_usd = estimate_usd
+        super().__init__(message, **evidence)
 
 
 class ContextBudgetError(PromptkitError):

@@ -7,6 +7,9 @@
     result.output      # validated JSON
     result.attempts    # every HTTP attempt, the SDK's own retries included
 
+    for event in client.stream(messages, config="main"):   # TextDelta ... StreamEnd
+        ...
+
 The endpoint and the key come from the model config: `base_url` (default: the SDK's own
 `OPENAI_BASE_URL`, then OpenAI) and `api_key_env`, the *name* of the environment variable
 holding the key (an empty name means the endpoint needs no key).
@@ -18,8 +21,8 @@ import asyncio
 import math
 import os
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
@@ -31,6 +34,7 @@ from promptkit.core.hooks import CallHooks
 from promptkit.core.loop_thread import LoopThread
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
+from promptkit.core.streaming import StreamEvent, stream_events
 from promptkit.core.transport import RecordingAsyncClient
 from promptkit.core.types import Message, ModelConfig, OutputSpec
 from promptkit.core.validation import check_schema
@@ -194,6 +198,42 @@ class AsyncClient:
         )
         return await self.engine.run(spec)
 
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        config: str | ModelConfig = "default",
+        output: OutputSpec | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        deadline_s: float | None = None,
+        max_reasks: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream the call: `TextDelta` / `ToolCallDelta` as tokens arrive, then `StreamEnd`
+        with the validated result; or a `ModelCallError` (see `promptkit.core.streaming`).
+
+        Arguments as for `call`, checked at once. Leaving the loop early cancels the call.
+        """
+        spec = self.spec(
+            messages,
+            config=config,
+            output=output,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            deadline_s=deadline_s,
+            max_reasks=max_reasks,
+            metadata=metadata,
+            extra=extra,
+        )
+        return self.stream_spec(spec)
+
+    def stream_spec(self, spec: CallSpec) -> AsyncIterator[StreamEvent]:
+        """Stream a call already checked by `spec` (used by both clients)."""
+        engine = self.engine
+        return stream_events(lambda emit: engine.run(replace(spec, on_event=emit)))
+
     def spec(
         self,
         messages: Sequence[Message],
@@ -325,6 +365,47 @@ class Client:
         )
         return self._loop.run(self._async.engine.run(spec))
 
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        config: str | ModelConfig = "default",
+        output: OutputSpec | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        deadline_s: float | None = None,
+        max_reasks: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Stream the call; see `AsyncClient.stream`. Events are read from the same async
+        loop, one at a time, on the client's loop thread."""
+        spec = self._async.spec(
+            messages,
+            config=config,
+            output=output,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            deadline_s=deadline_s,
+            max_reasks=max_reasks,
+            metadata=metadata,
+            extra=extra,
+        )
+        return self._iterate(self._async.stream_spec(spec))
+
+    def _iterate(self, events: AsyncIterator[StreamEvent]) -> Iterator[StreamEvent]:
+        try:
+            while True:
+                try:
+                    event = self._loop.run(_next(events))
+                except StopAsyncIteration:
+                    return
+                yield event
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                self._loop.run(aclose())
+
     def close(self) -> None:
         """Close connections and stop the loop thread."""
         self._finalizer.detach()
@@ -335,6 +416,10 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def _next(events: AsyncIterator[StreamEvent]) -> StreamEvent:
+    return await events.__anext__()
 
 
 def _checked(messages: Sequence[Message]) -> tuple[Message, ...]:

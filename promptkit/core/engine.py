@@ -9,12 +9,17 @@ Written once, async; the sync client drives it on a private event loop thread.
                               fatal ──────► ModelAPIError
                             refusal / finish_reason "length" ───────► RefusalError / Truncated
                             invalid output ──► re-ask with the errors (max_reasks)
+
+A streamed call (`CallSpec.on_event` set) sends `stream=True` and hands each delta to
+`on_event` as it arrives; its transient failures are retried only before the attempt's first
+token, and a stream cut short is a `TruncatedOutputError` (see `promptkit.core.streaming`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,9 +28,25 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from promptkit.core.breaker import CircuitBreaker
-from promptkit.core.hooks import AttemptContext, CallHooks, CallRecord, notify_after_call
+from promptkit.core.hooks import (
+    AttemptContext,
+    AttemptOutcome,
+    CallHooks,
+    CallRecord,
+    notify_after_attempt,
+    notify_after_call,
+)
 from promptkit.core.results import AttemptKind, CallResult, Usage
 from promptkit.core.retry import Failure, MalformedResponseError, RetryPolicy, classify
+from promptkit.core.streaming import (
+    STREAM_PARAMS,
+    Restart,
+    StreamCutError,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    read_stream,
+)
 from promptkit.core.structured import Extracted, OutputPlan, extract, plan_output
 from promptkit.core.transport import CURRENT_LOG, AttemptLog
 from promptkit.core.types import Message, ModelConfig, OutputSpec
@@ -62,6 +83,11 @@ class CallSpec:
     max_reasks: int = 2
     metadata: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    on_event: Callable[[StreamEvent], None] | None = None
+
+    @property
+    def stream(self) -> bool:
+        return self.on_event is not None
 
 
 @dataclass
@@ -72,6 +98,21 @@ class _Run:
     log: AttemptLog
     started: float
     last_output: str | None = None
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    turn: _ConfigRun | None = None
+    parsed: Any = None
+    finish_reason: str | None = None
+    first_token_s: float | None = None
+    emitted: bool = False
+
+    def emit(self, event: StreamEvent) -> None:
+        """Hand a streamed event to the caller, noting the time of the first token."""
+        if isinstance(event, TextDelta | ToolCallDelta):
+            if self.first_token_s is None:
+                self.first_token_s = self.elapsed()
+            self.emitted = True
+        if self.spec.on_event is not None:
+            self.spec.on_event(event)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -124,14 +165,17 @@ class Engine:
         self.hooks = tuple(hooks)
 
     async def run(self, spec: CallSpec) -> CallResult:
-        """One call, start to end; the result or a `ModelCallError` with its evidence."""
+        """One call, start to end; the result or a `ModelCallError` with its evidence.
+
+        Observers see every call, including one cancelled or failed by a bug."""
         run = _Run(spec, AttemptLog(), time.monotonic())
         wall_start = time.time()
         token = CURRENT_LOG.set(run.log)
         try:
             result = await self._within_deadline(run)
-        except ModelCallError as exc:
-            _attach_evidence(exc, run)
+        except BaseException as exc:
+            if isinstance(exc, ModelCallError):
+                _attach_evidence(exc, run)
             self._observe(run, wall_start, error=exc)
             raise
         finally:
@@ -139,19 +183,36 @@ class Engine:
         self._observe(run, wall_start, result=result)
         return result
 
-    def _observe(self, run: _Run, wall_start: float, **outcome: Any) -> None:
+    def _observe(
+        self,
+        run: _Run,
+        wall_start: float,
+        *,
+        result: CallResult | None = None,
+        error: BaseException | None = None,
+    ) -> None:
         if not self.hooks:
             return
-        result: CallResult | None = outcome.get("result")
+        turn, spec = run.turn, run.spec
         record = CallRecord(
             config_name=result.config_name if result else run.log.config_name,
-            messages=result.messages if result else run.spec.messages,
+            messages=result.messages if result else tuple(turn.messages if turn else spec.messages),
             attempts=tuple(run.log.attempts),
             usage=run.log.spent,
             latency_s=run.elapsed(),
             started_at=wall_start,
-            metadata=run.spec.metadata,
-            **outcome,
+            result=result,
+            error=error,
+            metadata=spec.metadata,
+            call_id=run.call_id,
+            config=turn.config if turn else (spec.chain[0] if spec.chain else None),
+            request=dict(turn.request) if turn else {},
+            requested={"temperature": spec.temperature, "max_tokens": spec.max_tokens},
+            raw_output=run.last_output,
+            output=result.output if result else run.parsed,
+            finish_reason=result.finish_reason if result else run.finish_reason,
+            stream=spec.stream,
+            first_token_s=run.first_token_s,
         )
         notify_after_call(self.hooks, record)
 
@@ -189,7 +250,7 @@ class Engine:
 
     def _start(self, run: _Run, config: ModelConfig, position: int) -> _ConfigRun:
         plan = plan_output(run.spec.output, config.capability)
-        return _ConfigRun(
+        run.turn = _ConfigRun(
             config=config,
             plan=plan,
             request=self._request(run.spec, config, plan),
@@ -197,6 +258,7 @@ class Engine:
             key=self._endpoint_of(config),
             kind="first" if position == 0 else "fallback",
         )
+        return run.turn
 
     @staticmethod
     def _request(spec: CallSpec, config: ModelConfig, plan: OutputPlan) -> dict[str, Any]:
@@ -211,13 +273,18 @@ class Engine:
 
     async def _run_config(self, run: _Run, turn: _ConfigRun) -> CallResult:
         while True:
-            self._admit(run, turn)
-            completion = await self._attempt(run, turn)
-            if completion is None:
+            context = self._admit(run, turn)
+            first = len(run.log.attempts)
+            try:
+                completion = await self._attempt(run, turn)
+                read = None if completion is None else self._read(run, turn, completion)
+            finally:
+                self._settle(run, context, first, self.hooks)
+            if completion is None or read is None:
                 await self._backoff(run, turn)
                 turn.kind = "retry"
                 continue
-            got, errors = self._read(run, turn, completion)
+            got, errors = read
             if not errors:
                 return self._result(run, turn, completion, got)
             if turn.reasks >= run.spec.max_reasks:
@@ -229,8 +296,22 @@ class Engine:
             turn.reasks += 1
             turn.messages = [*turn.messages, *reask_messages(turn.plan, got, errors)]
             turn.kind = "reask"
+            if run.emitted:
+                run.emit(Restart(len(run.log.attempts), "reask", tuple(errors)))
 
-    def _admit(self, run: _Run, turn: _ConfigRun) -> None:
+    @staticmethod
+    def _settle(
+        run: _Run, context: AttemptContext, first: int, hooks: Sequence[CallHooks]
+    ) -> None:
+        """Tell the hooks what the attempt that started at request `first` spent."""
+        requests = tuple(run.log.attempts[first:])
+        usage = Usage()
+        for request in requests:
+            usage = usage + (request.usage or Usage())
+        unreported = sum(1 for r in requests if r.status == 200 and r.usage is None)
+        notify_after_attempt(hooks, context, AttemptOutcome(requests, usage, unreported))
+
+    def _admit(self, run: _Run, turn: _ConfigRun) -> AttemptContext:
         """Check the circuit and ask the hooks, then name the next request in the log."""
         run.log.target(turn.config.name, turn.config.model, turn.kind)
         if not self.breaker.allow(turn.key):
@@ -247,28 +328,37 @@ class Engine:
             spent=run.log.spent,
             elapsed_s=run.elapsed(),
             metadata=run.spec.metadata,
+            call_id=run.call_id,
         )
+        admitted: list[CallHooks] = []
         try:
             for hook in self.hooks:
                 hook.before_attempt(context)
+                admitted.append(hook)
         except BaseException:
             self.breaker.release(turn.key)
+            self._settle(run, context, len(run.log.attempts), admitted)
             raise
+        return context
 
     async def _attempt(self, run: _Run, turn: _ConfigRun) -> ChatCompletion | None:
         """One SDK call: the completion, or None after a transient failure worth a retry."""
         try:
-            completion = await self._create(turn)
+            completion = await self._create(run, turn)
         except asyncio.CancelledError:
             self.breaker.release(turn.key)
             raise
         except Exception as exc:
-            failure = classify(exc)
+            failure = _classify(exc)
             if failure is None:
                 self.breaker.release(turn.key)
                 raise
             self.breaker.record(turn.key, ok=not failure.transient)
             self._note(run, failure)
+            if isinstance(exc, StreamCutError) and exc.emitted:
+                run.log.amend_last(error_type="TruncatedOutputError")
+                message = f"{turn.config.name}: {exc}; tokens were already streamed, not retried"
+                raise run.error(TruncatedOutputError, message) from exc
             if not failure.transient:
                 what = f"{failure.error_type} ({failure.status})"
                 message = f"{turn.config.name}: {what}: {failure.message}"
@@ -287,15 +377,20 @@ class Engine:
         self.breaker.record(turn.key, ok=True)
         return completion
 
-    async def _create(self, turn: _ConfigRun) -> ChatCompletion:
+    async def _create(self, run: _Run, turn: _ConfigRun) -> ChatCompletion:
         sdk = self._sdk_for(turn.config)
         known = {k: v for k, v in turn.request.items() if k in _SDK_PARAMS}
         extra = {k: v for k, v in turn.request.items() if k not in _SDK_PARAMS}
-        completion = await sdk.chat.completions.create(
+        if run.spec.stream:
+            known.update(STREAM_PARAMS)
+        response: Any = await sdk.chat.completions.create(
             messages=turn.messages,  # type: ignore[arg-type]
             extra_body=extra or None,
             **known,
         )
+        completion = response
+        if run.spec.stream:
+            completion = await read_stream(response, run.emit, len(run.log.attempts) - 1)
         if not isinstance(completion, ChatCompletion) or not completion.choices:
             raise MalformedResponseError("the 200 body is not a chat completion with choices")
         return completion
@@ -304,7 +399,7 @@ class Engine:
     def _note(run: _Run, failure: Failure) -> None:
         """Put the SDK's verdict on the attempt the transport recorded last."""
         last = run.log.attempts[-1] if run.log.attempts else None
-        if last is None or last.error_type is None or failure.error_type == "MalformedResponse":
+        if last is None or last.error_type is None or failure.error_type in _OWN_VERDICTS:
             run.log.amend_last(error_type=failure.error_type, error=failure.message)
         if failure.code and last is not None and last.error_code is None:
             run.log.amend_last(error_code=failure.code)
@@ -327,7 +422,9 @@ class Engine:
         choice = completion.choices[0]
         usage = Usage.from_openai(completion.usage)
         run.log.add_usage(usage)
-        run.log.amend_last(usage=usage, finish_reason=choice.finish_reason)
+        reported = usage if completion.usage is not None else None
+        run.log.amend_last(usage=reported, finish_reason=choice.finish_reason)
+        run.finish_reason = choice.finish_reason
         message = choice.message
         if message.refusal or choice.finish_reason == "content_filter":
             run.last_output = message.refusal or message.content
@@ -335,7 +432,7 @@ class Engine:
             run.log.amend_last(error_type="RefusalError", error=reason)
             raise run.error(RefusalError, f"{turn.config.name}: the model refused: {reason}")
         got = extract(message, turn.plan)
-        run.last_output = got.raw
+        run.last_output, run.parsed = got.raw, got.value
         if choice.finish_reason == "length":
             raise self._truncated(run, turn)
         errors = [got.error] if got.error else []
@@ -377,7 +474,20 @@ class Engine:
             request=dict(turn.request),
             messages=tuple(turn.messages),
             metadata=dict(run.spec.metadata),
+            call_id=run.call_id,
+            first_token_s=run.first_token_s,
         )
+
+
+_OWN_VERDICTS = frozenset({"MalformedResponse", "StreamCut"})
+"""Failures promptkit finds in a 200 response: their name replaces the transport's."""
+
+
+def _classify(exc: BaseException) -> Failure | None:
+    """`classify`, naming a stream cut short as such (transient before its first token)."""
+    if isinstance(exc, StreamCutError):
+        return Failure(True, "StreamCut", str(exc))
+    return classify(exc)
 
 
 def _attach_evidence(exc: ModelCallError, run: _Run) -> None:

@@ -1,8 +1,11 @@
-"""The seams around the attempt loop: a gate before each attempt, an observer after each call.
+"""The seams around the attempt loop: a gate before each attempt, observers after it and the call.
 
 `before_attempt` may raise `BudgetExceededError` (or any `ModelCallError`) to stop a call
-before it spends; the error propagates with the attempts so far attached. `after_call`
-observes: if it raises, promptkit warns and the call's outcome stands.
+before it spends; the error propagates with the attempts so far attached. A hook may also
+define `after_attempt(context, outcome)`: it is called once for every `before_attempt` that
+returned, whatever became of the attempt (failure and cancellation included), with what the
+attempt spent, so a gate can settle what it reserved. `after_attempt` and `after_call`
+observe: if they raise, promptkit warns and the call's outcome stands.
 """
 
 from __future__ import annotations
@@ -14,14 +17,25 @@ from typing import Any, Protocol, runtime_checkable
 
 from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
 from promptkit.core.types import Message, ModelConfig
-from promptkit.errors import ModelCallError
 
-__all__ = ["AttemptContext", "CallHooks", "CallRecord", "notify_after_call"]
+__all__ = [
+    "AttemptContext",
+    "AttemptHooks",
+    "AttemptOutcome",
+    "CallHooks",
+    "CallRecord",
+    "notify_after_attempt",
+    "notify_after_call",
+]
 
 
 @dataclass(frozen=True)
 class AttemptContext:
-    """What is about to be sent: enough to estimate its cost and to refuse it."""
+    """What is about to be sent: enough to estimate its cost and to refuse it.
+
+    `call_id` names the call (the same id the call log and `CallResult.call_id` carry);
+    `number` is the index the attempt's first HTTP request will have in the call's attempts.
+    """
 
     config: ModelConfig
     kind: AttemptKind
@@ -31,11 +45,33 @@ class AttemptContext:
     spent: Usage
     elapsed_s: float
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one attempt spent: its HTTP requests (the SDK's retries included) and their usage.
+
+    `unreported` counts responses that began (HTTP 200) but reported no usage: a malformed
+    body, a stream cut short, a server that sends no usage. The endpoint may have billed
+    them, so a cost gate should count them at their worst case.
+    """
+
+    requests: tuple[Attempt, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    unreported: int = 0
 
 
 @dataclass(frozen=True)
 class CallRecord:
-    """A finished call, successful (`result`) or failed (`error`), for observers."""
+    """A finished call, successful (`result`) or failed (`error`), for observers.
+
+    `error` is usually a `ModelCallError`; a call can also end with another exception
+    (cancelled, a config error). `config` is the model config of the last attempt,
+    `request` the effective parameters it sent (no messages), `requested` what the caller
+    asked for (None where it left the config's value), `output` and `raw_output` the parsed
+    and raw output of the last response.
+    """
 
     config_name: str
     messages: tuple[Message, ...]
@@ -44,12 +80,26 @@ class CallRecord:
     latency_s: float
     started_at: float
     result: CallResult | None = None
-    error: ModelCallError | None = None
+    error: BaseException | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    call_id: str = ""
+    config: ModelConfig | None = None
+    request: Mapping[str, Any] = field(default_factory=dict)
+    requested: Mapping[str, Any] = field(default_factory=dict)
+    raw_output: str | None = None
+    output: Any = None
+    finish_reason: str | None = None
+    stream: bool = False
+    first_token_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def error_type(self) -> str | None:
+        """The class name of the error the call ended with, None when it succeeded."""
+        return None if self.error is None else type(self.error).__name__
 
 
 @runtime_checkable
@@ -61,14 +111,35 @@ class CallHooks(Protocol):
     def after_call(self, record: CallRecord) -> None: ...
 
 
+@runtime_checkable
+class AttemptHooks(Protocol):
+    """The optional third method of a hook: what an attempt it admitted spent."""
+
+    def after_attempt(self, context: AttemptContext, outcome: AttemptOutcome) -> None: ...
+
+
+def notify_after_attempt(
+    hooks: Sequence[CallHooks], context: AttemptContext, outcome: AttemptOutcome
+) -> None:
+    """Tell the hooks that observe attempts; a failing one warns, never raises."""
+    for hook in hooks:
+        if isinstance(hook, AttemptHooks):
+            _observe(hook, "after_attempt", hook.after_attempt, context, outcome)
+
+
 def notify_after_call(hooks: Sequence[CallHooks], record: CallRecord) -> None:
     """Tell every observer; a failing one is reported with a warning, never raised."""
     for hook in hooks:
-        try:
-            hook.after_call(record)
-        except Exception as exc:
-            warnings.warn(
-                f"promptkit: hook {type(hook).__name__}.after_call failed: {exc!r}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        _observe(hook, "after_call", hook.after_call, record)
+
+
+def _observe(hook: object, name: str, method: Any, *args: Any) -> None:
+    try:
+        method(*args)
+    except Exception as exc:
+        warnings.warn(
+            f"promptkit: hook {type(hook).__name__}.{name} failed: {exc!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+

@@ -89,7 +89,9 @@ class CallResult:
     `output` is the parsed and validated JSON (the tool's arguments in tool mode) or the
     text. `usage` is the final response's; `total_usage` adds every attempt's, re-asks
     included. `request` holds the effective parameters of the last request (without
-    messages); `messages` the messages it sent, re-asks included.
+    messages); `messages` the messages it sent, re-asks included. `call_id` names the call
+    in the call log; `first_token_s` is the time from the call's start to its first streamed
+    token (None for a call that did not stream).
     """
 
     output: Any
@@ -105,3 +107,5 @@ class CallResult:
     request: Mapping[str, Any]
     messages: tuple[Message, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    call_id: str = ""
+    first_token_s: float | None = None
