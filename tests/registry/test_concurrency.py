@@ -75,11 +75,12 @@ def test_eight_processes_fifty_moves_each_lose_no_ledger_row(
     with registry.engine.connect() as conn:
         rows = conn.execute(sa.select(ledger).order_by(ledger.c.id)).all()
         published = conn.execute(sa.select(sa.func.count()).select_from(versions)).scalar()
-        migrations = conn.execute(sa.select(MIGRATIONS_TABLE.c.name)).scalars().all()
+        migrations = conn.execute(sa.select(MIGRATIONS_TABLE.c.name).where(
+            MIGRATIONS_TABLE.c.component == "registry")).scalars().all()
     created = sorted(i for _, ids, _ in reports for i in ids)
     assert len(rows) == PROCESSES * OPERATIONS == len(created) == len(set(created))
     assert created == [r.id for r in rows]
-    assert published == 6 and sorted(migrations) == sorted(m.name for m in registered())
+    assert published == 6 and sorted(migrations) == sorted(m.name for m in registered(["registry"]))
     for name, env in TARGETS:
         moves = [r for r in rows if (r.name, r.env) == (name, env)]
         pin = registry.current(name, env)
