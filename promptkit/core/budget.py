@@ -18,6 +18,7 @@ exact under any number of threads and tasks, and no retry loop can spend past th
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,9 +30,18 @@ from promptkit.core.prices import TokenUsage, price_call, worst_case_cost
 from promptkit.core.tokens import count_message_tokens, count_tokens
 from promptkit.errors import BudgetExceededError, ConfigError, UsageError
 
-__all__ = ["Budget", "CostBreaker", "Reservation", "attempt_cost", "attempt_worst_case"]
+__all__ = [
+    "ESTIMATE_MARGIN",
+    "Budget",
+    "CostBreaker",
+    "Reservation",
+    "attempt_cost",
+    "attempt_worst_case",
+]
 
 _SCHEMA_PARAMS = ("tools", "response_format")
+ESTIMATE_MARGIN = 1.25
+"""Input tokens counted without the model's own tokenizer are raised by this factor."""
 
 
 @dataclass
@@ -116,15 +126,20 @@ class Budget:
 def attempt_worst_case(context: AttemptContext) -> float:
     """The most the attempt about to be sent could cost, in USD.
 
-    Input: the messages counted with the model's tokenizer (estimated for unknown models)
-    plus the JSON of any tools or response format. Output: the request's `max_tokens`
-    (else the config's, else what the context window leaves).
+    Input: the messages counted with the model's tokenizer plus the JSON of any tools or
+    response format; a count made without the model's own tokenizer is raised by
+    `ESTIMATE_MARGIN`. Output: the request's `max_tokens` (else the config's, else what
+    the context window leaves).
     """
     config = context.config
-    tokens = count_message_tokens(context.messages, config.model).tokens
+    counted = count_message_tokens(context.messages, config.model)
+    tokens, exact = counted.tokens, counted.exact
     for key in _SCHEMA_PARAMS:
         if key in context.request:
-            tokens += count_tokens(json.dumps(context.request[key]), config.model).tokens
+            schema = count_tokens(json.dumps(context.request[key]), config.model)
+            tokens, exact = tokens + schema.tokens, exact and schema.exact
+    if not exact:
+        tokens = math.ceil(tokens * ESTIMATE_MARGIN)
     limit = context.request.get("max_tokens", context.request.get("max_completion_tokens"))
     return worst_case_cost(config, tokens, int(limit) if limit is not None else None)
 

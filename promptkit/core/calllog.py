@@ -1,0 +1,549 @@
+"""The call log: one entry per call, failed ones too, written in batches off the call path.
+
+    log = CallLog([JSONLSink("calls.jsonl"), DatabaseSink(url)])   # a hook
+    client = Client(configs, hooks=[log])
+
+`after_call` only queues the call's record; a writer thread turns records into
+`CallLogEntry`s, applies the redactors (`scrub_secrets` always last), and hands batches
+(up to `batch_size` rows or `flush_interval_s`) to every sink. A failing sink warns once
+per kind of error and keeps its rows for the next batch (up to `max_queue` of them);
+nothing a sink does can fail or slow a call. A full queue drops rows and counts them in
+`dropped`, reported with a warning. `flush()` waits until everything queued is written;
+`close()`, the interpreter's exit and SIGTERM (the handler flushes, then does what the
+previous handler did, by default end the process) write everything and stop the thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol, runtime_checkable
+
+from promptkit.core.hooks import AttemptContext, CallRecord
+from promptkit.core.prices import TokenUsage, price_call
+from promptkit.core.results import Attempt
+
+__all__ = [
+    "REDACTED",
+    "CallLog",
+    "CallLogEntry",
+    "CallLogSink",
+    "JSONLSink",
+    "Redactor",
+    "redact_patterns",
+    "scrub_secrets",
+]
+
+REDACTED = "[REDACTED]"
+_SECRET_ENV = re.compile(r"(_KEY|_TOKEN|_SECRET|_PASSWORD|_APIKEY)$", re.IGNORECASE)
+_KEY_SHAPES = re.compile(
+    r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"  # OpenAI-style keys, sk-proj-... included
+    r"|\bBearer\s+[A-Za-z0-9._\-~+/]{16,}=*"  # an Authorization header's value
+    r"|\b(?:ghp|gho|ghs|github_pat|xox[abpr])_[A-Za-z0-9_\-]{16,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"
+)
+_MIN_SECRET_LEN = 8
+_META_KEYS = ("prompt", "version", "content_hash", "label", "run_id")
+
+
+@dataclass(frozen=True)
+class CallLogEntry:
+    """One call as logged: who asked, what was sent and answered, what it cost and took."""
+
+    id: str
+    started_at: datetime
+    run_id: str
+    prompt: str | None
+    version: str | None
+    content_hash: str | None
+    label: str | None
+    config_name: str
+    model: str | None
+    config: dict[str, Any]
+    request: dict[str, Any]
+    temperature_requested: float | None
+    temperature_effective: float | None
+    messages: list[dict[str, Any]]
+    raw_output: str | None
+    parsed_output: Any
+    finish_reason: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    cost_source: str
+    latency_s: float
+    first_token_s: float | None
+    attempt_count: int
+    attempts: list[dict[str, Any]]
+    request_id: str | None
+    error_type: str | None
+    error: str | None
+    stream: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+    @classmethod
+    def from_record(cls, record: CallRecord, *, run_id: str = "") -> CallLogEntry:
+        """The entry of a finished call (its cost priced from the usage it reported)."""
+        meta = dict(record.metadata)
+        config = record.config
+        usage = record.usage
+        cost = price_call(config, TokenUsage(*_tokens(usage))) if config is not None else None
+        result = record.result
+        requested = record.requested.get("temperature")
+        return cls(
+            id=record.call_id or uuid.uuid4().hex,
+            started_at=datetime.fromtimestamp(record.started_at, UTC),
+            run_id=str(meta.get("run_id") or run_id),
+            prompt=_text(meta.get("prompt")),
+            version=_text(meta.get("version")),
+            content_hash=_text(meta.get("content_hash")),
+            label=_text(meta.get("label")),
+            config_name=record.config_name or (config.name if config else ""),
+            model=result.model if result else (config.model if config else None),
+            config=config.model_dump(mode="json") if config is not None else {},
+            request=_jsonable(dict(record.request)),
+            temperature_requested=requested if requested is not None else _config_temp(record),
+            temperature_effective=record.request.get("temperature"),
+            messages=_jsonable([dict(m) for m in record.messages]),
+            raw_output=record.raw_output,
+            parsed_output=_jsonable(record.output),
+            finish_reason=record.finish_reason,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=cost.usd if cost is not None else 0.0,
+            cost_source=cost.source if cost is not None else "unknown",
+            latency_s=record.latency_s,
+            first_token_s=record.first_token_s,
+            attempt_count=sum(1 for a in record.attempts if _sent(a)),
+            attempts=[_attempt(a) for a in record.attempts],
+            request_id=_request_id(record),
+            error_type=record.error_type,
+            error=_error_text(record.error),
+            stream=record.stream,
+            metadata=_jsonable(meta),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-able values (the time as ISO 8601 UTC)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["started_at"] = self.started_at.isoformat()
+        return data
+
+    def map_strings(self, change: Callable[[str], str]) -> CallLogEntry:
+        """A copy with `change` applied to every string, however deeply nested."""
+        updates = {f.name: _map(getattr(self, f.name), change) for f in fields(self)}
+        updates.pop("id")
+        updates.pop("started_at")
+        return replace(self, **updates)
+
+
+def _tokens(usage: Any) -> tuple[int, int, int]:
+    return usage.input_tokens, usage.output_tokens, usage.cached_tokens
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _config_temp(record: CallRecord) -> float | None:
+    return record.config.temperature if record.config is not None else None
+
+
+def _sent(attempt: Attempt) -> bool:
+    """Whether an attempt reached the endpoint (a config skipped by its breaker did not)."""
+    return attempt.error_type != "CircuitOpenError"
+
+
+def _attempt(attempt: Attempt) -> dict[str, Any]:
+    return asdict(attempt)
+
+
+def _request_id(record: CallRecord) -> str | None:
+    if record.result is not None and record.result.request_id:
+        return record.result.request_id
+    ids = [a.request_id for a in record.attempts if a.request_id]
+    return ids[-1] if ids else None
+
+
+def _error_text(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    return str(error) or type(error).__name__
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: anything else becomes its string form."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _map(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {k: _map(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map(v, change) for v in value]
+    return value
+
+
+# -- redaction ------------------------------------------------------------------------------
+
+Redactor = Callable[[CallLogEntry], CallLogEntry]
+"""Takes an entry before any sink sees it and returns it changed (e.g. personal data hidden)."""
+
+
+def _secret_values() -> list[str]:
+    """Values of environment variables whose names say they hold a secret, longest first."""
+    found = {
+        value
+        for name, value in os.environ.items()
+        if _SECRET_ENV.search(name) and len(value) >= _MIN_SECRET_LEN
+    }
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub_secrets(entry: CallLogEntry) -> CallLogEntry:
+    """Hide anything shaped like an API key or token, and the value of every environment
+    variable named `*_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD` (always applied, last)."""
+    values = _secret_values()
+
+    def scrub(text: str) -> str:
+        for value in values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return _KEY_SHAPES.sub(REDACTED, text)
+
+    return entry.map_strings(scrub)
+
+
+def redact_patterns(patterns: Mapping[str, str | re.Pattern[str]]) -> Redactor:
+    """A redactor replacing each match of a pattern by `[NAME]`, e.g.
+    `redact_patterns({"email": r"[\\w.+-]+@[\\w-]+\\.[\\w.]+"})`."""
+    compiled = [(name, re.compile(p) if isinstance(p, str) else p) for name, p in patterns.items()]
+
+    def redact(entry: CallLogEntry) -> CallLogEntry:
+        def change(text: str) -> str:
+            for name, pattern in compiled:
+                text = pattern.sub(f"[{name}]", text)
+            return text
+
+        return entry.map_strings(change)
+
+    return redact
+
+
+# -- sinks ----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class CallLogSink(Protocol):
+    """Where entries go. `write` gets a batch and may raise: the writer keeps the batch and
+    tries again with the next one, so a sink should not write a batch partly."""
+
+    def write(self, entries: Sequence[CallLogEntry]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JSONLSink:
+    """Appends one JSON object per line; each batch is one `write` to a file opened in
+    append mode, so several processes can share a file without mixing lines."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"JSONLSink({str(self.path)!r})"
+
+    def write(self, entries: Sequence[CallLogEntry]) -> None:
+        lines = (json.dumps(e.to_dict(), ensure_ascii=False, default=str) for e in entries)
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        return None
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+@dataclass
+class _SinkState:
+    sink: CallLogSink
+    backlog: list[CallLogEntry] = field(default_factory=list)
+    warned: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Flush:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_STOP = object()
+
+
+class CallLog:
+    """A hook that logs every call through its sinks, from a background writer thread.
+
+    `run_id` (default: a new id) marks every entry unless the call's metadata has its own;
+    `redactors` run in order before `scrub_secrets`. SIGTERM is handled when the log is
+    made on the main thread and `handle_sigterm` is true.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[CallLogSink],
+        *,
+        run_id: str | None = None,
+        redactors: Sequence[Redactor] = (),
+        batch_size: int = 200,
+        flush_interval_s: float = 0.1,
+        max_queue: int = 10_000,
+        retry_interval_s: float = 1.0,
+        handle_sigterm: bool = True,
+    ) -> None:
+        self.run_id = run_id or uuid.uuid4().hex
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.max_queue = max_queue
+        self.retry_interval_s = retry_interval_s
+        self.dropped = 0
+        self._drop_reasons: set[str] = set()
+        self._redactors: tuple[Redactor, ...] = (*redactors, scrub_secrets)
+        self._sinks = [_SinkState(sink) for sink in sinks]
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._previous: Any = None
+        self._thread = threading.Thread(target=self._work, name="promptkit-calllog", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+        if handle_sigterm:
+            self._install_sigterm()
+
+    def __repr__(self) -> str:
+        return f"CallLog({[s.sink for s in self._sinks]!r}, run_id={self.run_id!r})"
+
+    def __enter__(self) -> CallLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def sinks(self) -> list[CallLogSink]:
+        return [state.sink for state in self._sinks]
+
+    # -- the hook ---------------------------------------------------------------------------
+
+    def before_attempt(self, context: AttemptContext) -> None:
+        return None
+
+    def after_call(self, record: CallRecord) -> None:
+        """Queue the call's record (never blocks); once closed, write it at once."""
+        with self._lock:
+            if not self._closed:
+                try:
+                    self._queue.put_nowait(record)
+                except queue.Full:
+                    self._drop(1, "queue", f"its queue of {self.max_queue} is full")
+                return
+        self._write([record])
+
+    # -- control ----------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every call queued so far is written (or given up); False on timeout."""
+        with self._lock:
+            if self._closed:
+                return True
+        marker = _Flush()
+        try:
+            self._queue.put(marker, timeout=timeout)
+        except queue.Full:
+            return False
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Write everything queued, stop the writer, close the sinks (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        with contextlib.suppress(queue.Full):
+            self._queue.put(_STOP, timeout=timeout)
+        self._thread.join(timeout)
+        self._drain()
+        with self._write_lock:
+            self._give_up()
+            for state in self._sinks:
+                _quietly(state.sink.close)
+        atexit.unregister(self.close)
+        self._uninstall_sigterm()
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            records, markers, stop = self._collect()
+            self._write(records)
+            for marker in markers:
+                marker.done.set()
+            if stop:
+                return
+
+    def _collect(self) -> tuple[list[CallRecord], list[_Flush], bool]:
+        """The next batch: up to `batch_size` records or `flush_interval_s` after the first."""
+        records: list[CallRecord] = []
+        markers: list[_Flush] = []
+        wait = self.retry_interval_s if self._backlogged() else None
+        deadline: float | None = None
+        while len(records) < self.batch_size:
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return records, markers, True
+            if isinstance(item, _Flush):
+                markers.append(item)
+                break
+            records.append(item)
+            deadline = deadline or time.monotonic() + self.flush_interval_s
+            wait = max(deadline - time.monotonic(), 0.0)
+        return records, markers, False
+
+    def _backlogged(self) -> bool:
+        return any(state.backlog for state in self._sinks)
+
+    def _write(self, records: Sequence[CallRecord]) -> None:
+        entries = self._entries(records)
+        with self._write_lock:
+            for state in self._sinks:
+                self._write_sink(state, entries)
+
+    def _entries(self, records: Sequence[CallRecord]) -> list[CallLogEntry]:
+        entries: list[CallLogEntry] = []
+        for record in records:
+            try:
+                entry = CallLogEntry.from_record(record, run_id=self.run_id)
+                for redact in self._redactors:
+                    entry = redact(entry)
+            except Exception as exc:
+                self._drop(1, "entry", f"an entry could not be made: {exc!r}")
+                continue
+            entries.append(entry)
+        return entries
+
+    def _write_sink(self, state: _SinkState, entries: list[CallLogEntry]) -> None:
+        pending = state.backlog + entries
+        if not pending:
+            return
+        try:
+            state.sink.write(pending)
+        except Exception as exc:
+            kind = type(exc).__name__
+            if kind not in state.warned:
+                state.warned.add(kind)
+                _warn(f"sink {state.sink!r} failed ({exc!r}); its rows are kept and retried")
+            overflow = max(len(pending) - self.max_queue, 0)
+            state.backlog = pending[overflow:]
+            if overflow:
+                self._drop(overflow, "backlog", f"sink {state.sink!r} is down, its backlog full")
+            return
+        state.backlog = []
+
+    def _drain(self) -> None:
+        """Write what is still queued (the writer stopped or timed out) and release flushes."""
+        records: list[CallRecord] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Flush):
+                item.done.set()
+            elif item is not _STOP:
+                records.append(item)
+        if records:
+            self._write(records)
+
+    def _give_up(self) -> None:
+        """At close: one last try for each sink's backlog, then count what is left."""
+        for state in self._sinks:
+            if state.backlog:
+                self._write_sink(state, [])
+            if state.backlog:
+                lost = len(state.backlog)
+                self._drop(lost, "close", f"sink {state.sink!r} still failed at close")
+                state.backlog = []
+
+    def _drop(self, count: int, kind: str, why: str) -> None:
+        """Count lost rows; warn the first time rows are lost for each reason, and at close."""
+        self.dropped += count
+        if kind not in self._drop_reasons or kind == "close":
+            self._drop_reasons.add(kind)
+            _warn(f"{count} row(s) lost: {why} ({self.dropped} lost so far; see CallLog.dropped)")
+
+    # -- SIGTERM ----------------------------------------------------------------------------
+
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._previous = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _uninstall_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+            signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        """Write everything, then do what was done before: by default, end the process."""
+        previous = self._previous
+        self.close()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"promptkit call log: {message}", RuntimeWarning, stacklevel=2)
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception as exc:
+        _warn(f"closing a sink failed: {exc!r}")
