@@ -26,7 +26,8 @@
     │   ├── IntegrityError          stored content does not match its hash
     │   └── RegistryUnavailableError the database cannot be reached
     └── EvalError                   an eval suite or run
-        └── SuiteFormatError        a suite file: .path, .line, .field
+        ├── SuiteFormatError        a suite file: .path, .line, .field
+        └── PromotionRefusedError   no passing gate for that content: .env, .command (exit 1)
 
 Errors carry their evidence as attributes, not only in the message, so callers
 and reports can use it without parsing text.
@@ -52,6 +53,7 @@ __all__ = [
     "ModelCallError",
     "NotPublishedError",
     "OutputValidationError",
+    "PromotionRefusedError",
     "PromptError",
     "PromptFormatError",
     "PromptNotFoundError",
@@ -294,3 +296,22 @@ class SuiteFormatError(EvalError):
         self.field = field
         where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
         super().__init__(f"{where}{message}")
+
+
+class PromotionRefusedError(EvalError):
+    """A promotion without a passing gate for that exact content against the current pin."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str,
+        version: str,
+        env: str,
+        command: str | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.env = env
+        self.command = command
+        super().__init__(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from promptkit.cli import (  # noqa: F401  (importing a module registers its commands)
+    gate_cmd,
     lint_cmd,
     local_cmd,
     prompts,

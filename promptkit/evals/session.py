@@ -129,6 +129,12 @@ class EvalSession:
         self.results.append(result)
         return result
 
+    def run(self, items: Sequence[EvalItem]) -> list[CaseResult]:
+        """Run `items` together and return their results without adding them to `results`
+        (the gate's runs: a baseline is compared, not reported as tests)."""
+        self.start(items)
+        return [self._submit(item).result() for item in items]
+
     def _submit(self, item: EvalItem) -> concurrent.futures.Future[CaseResult]:
         future = self._futures.get(item.id)
         if future is None:
