@@ -16,6 +16,8 @@ import pytest
 from promptkit.config import load_settings
 from promptkit.errors import PromptkitError
 from promptkit.evals import EvalItem, EvalOptions, EvalSession, load_suite
+from promptkit.evals.gate_run import gate_against
+from promptkit.evals.reports import text_summary
 from promptkit.evals.results import CaseResult
 from promptkit.replay import RecordMode
 
@@ -44,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="model config to run every prompt with")
     group.addoption("--prompt-results", default=None, metavar="PATH",
                     help="also write the results table to PATH (.csv, .json or .jsonl)")
+    group.addoption("--prompt-baseline", default=None, metavar="VERSION|LABEL",
+                    help="after the run, compare every version run with this one case by case "
+                         "(a version, or a label such as production); a regression fails the run")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -126,6 +131,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if GATE in config.stash:
+        terminalreporter.section("promptkit gate")
+        for line in config.stash[GATE]:
+            terminalreporter.write_line(line)
     session = config.stash[SESSION]
     summaries = session.summary()
     if not summaries:
@@ -146,6 +155,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     ran = [i for i in session.items if isinstance(i, SuiteItem)]
     if not ran:
         return
+    baseline = config.getoption("prompt_baseline")
+    if baseline and not hasattr(config, "workerinput"):
+        config.stash[GATE], failed = _gate(evals, baseline)
+        if failed:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran})
     unused = evals.finish(within)
     deselected = config.stash.get(DESELECTED, 0)
@@ -155,6 +169,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         evals.write_results(evals.options.results)
 
 
+def _gate(evals: EvalSession, baseline: str) -> tuple[list[str], bool]:
+    """`--prompt-baseline`: the gate's lines for the summary, and whether it failed."""
+    try:
+        reports = gate_against(evals, baseline)
+    except PromptkitError as exc:
+        return [f"ERROR: {exc}"], True
+    if not reports:
+        return [f"nothing to compare: only the baseline {baseline} ran"], False
+    return [line for r in reports for line in text_summary(r)], any(not r.passed for r in reports)
+
+
+GATE = pytest.StashKey[list[str]]()
 DESELECTED = pytest.StashKey[int]()
 
 

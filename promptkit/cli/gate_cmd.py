@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import click
 
 from promptkit.cli.app import EXIT_FAILURE, Project, cli, pass_project
-from promptkit.errors import PromotionRefusedError, PromptkitError
+from promptkit.errors import PromotionRefusedError
 from promptkit.evals import EvalOptions, EvalSession
 from promptkit.evals.gate import GateReport, Thresholds
 from promptkit.evals.gate_run import Gate
-from promptkit.evals.gate_store import GateStore
+from promptkit.evals.gate_store import store_verdict
 from promptkit.evals.promotion import promote
 from promptkit.evals.reports import markdown_summary, report_json, write_report
 from promptkit.registry import Registry
@@ -81,14 +80,10 @@ def gate_command(project: Project, name: str, candidate: str, baseline: str,
 
 
 def _store(registry: Registry, report: GateReport) -> None:
-    try:
-        record = GateStore(registry).save(report)
-    except PromptkitError as exc:
-        warnings.warn(f"promptkit: the gate's verdict was not stored: {exc}", stacklevel=2)
-        return
-    finally:
-        registry.close()
-    click.echo(f"{record.line()} (stored in {registry.url})", err=True)
+    record = store_verdict(registry, report)
+    registry.close()
+    if record is not None:
+        click.echo(f"{record.line()} (stored in {registry.url})", err=True)
 
 
 @cli.command("promote")

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from promptkit.errors import EvalError, UsageError
 from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare
+from promptkit.evals.gate_store import store_verdict
 from promptkit.evals.results import CaseResult
 from promptkit.evals.runner import EvalItem
 from promptkit.evals.session import EvalSession
@@ -27,7 +28,7 @@ from promptkit.registry.engine import unavailable_as_error
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version
 
-__all__ = ["Gate"]
+__all__ = ["Gate", "gate_against"]
 
 Rows = list[dict[str, Any]]
 
@@ -188,3 +189,13 @@ def _refresh(row: dict[str, Any], suite: Suite, cases: dict[str, Any]) -> dict[s
 
 def _version_ref(prompt: Prompt, label: str | None, source: str) -> VersionRef:
     return VersionRef(prompt.name, prompt.version, prompt.content_hash, label, source)
+
+
+def gate_against(session: EvalSession, baseline: str,
+                 thresholds: Thresholds | None = None) -> list[GateReport]:
+    """`--prompt-baseline`: every version the session ran against `baseline`, each verdict
+    stored for `promote`."""
+    reports = Gate(session, thresholds or Thresholds()).against(baseline)
+    for report in reports:
+        store_verdict(session.registry, report)
+    return reports

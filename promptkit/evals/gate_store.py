@@ -4,6 +4,7 @@ a gate against the content the environment serves now?"""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,13 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from promptkit.errors import PromptkitError
 from promptkit.evals.gate import GateReport
 from promptkit.registry import Registry, default_actor
 from promptkit.registry.engine import inserted_id, unavailable_as_error, write_transaction
 from promptkit.registry.migrations import migration
 from promptkit.registry.schema import UTCDateTime
 
-__all__ = ["GATES", "GateRecord", "GateStore"]
+__all__ = ["GATES", "GateRecord", "GateStore", "store_verdict"]
 
 METADATA = sa.MetaData()
 
@@ -108,6 +110,15 @@ class GateStore:
         """The newest passing verdict for exactly this candidate against this baseline."""
         found = self.records(name, candidate_hash=candidate_hash, baseline_hash=baseline_hash)
         return next((r for r in found if r.passed), None)
+
+
+def store_verdict(registry: Registry, report: GateReport) -> GateRecord | None:
+    """Store a verdict; a database failure only warns (the verdict itself stands)."""
+    try:
+        return GateStore(registry).save(report)
+    except PromptkitError as exc:
+        warnings.warn(f"promptkit: the gate's verdict was not stored: {exc}", stacklevel=2)
+        return None
 
 
 def _record(row: dict[str, Any]) -> GateRecord:
