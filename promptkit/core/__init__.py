@@ -1,10 +1,13 @@
 """The reliability core: one model call done right (no Jinja, registry or pytest here)."""
 
 from promptkit.core.breaker import BreakerState, CircuitBreaker
+from promptkit.core.budget import Budget, CostBreaker
+from promptkit.core.calllog import CallLog, CallLogEntry, CallLogSink, JSONLSink
 from promptkit.core.client import AsyncClient, Client, ConfigSource
-from promptkit.core.hooks import AttemptContext, CallHooks, CallRecord
+from promptkit.core.hooks import AttemptContext, AttemptOutcome, CallHooks, CallRecord
 from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
 from promptkit.core.retry import RetryPolicy
+from promptkit.core.streaming import Restart, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from promptkit.core.structured import extract_json
 from promptkit.core.types import Capability, Message, ModelConfig, OutputMode, OutputSpec, ToolSpec
 
@@ -13,19 +16,31 @@ __all__ = [
     "Attempt",
     "AttemptContext",
     "AttemptKind",
+    "AttemptOutcome",
     "BreakerState",
+    "Budget",
     "CallHooks",
+    "CallLog",
+    "CallLogEntry",
+    "CallLogSink",
     "CallRecord",
     "CallResult",
     "Capability",
     "CircuitBreaker",
     "Client",
     "ConfigSource",
+    "CostBreaker",
+    "JSONLSink",
     "Message",
     "ModelConfig",
     "OutputMode",
     "OutputSpec",
+    "Restart",
     "RetryPolicy",
+    "StreamEnd",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCallDelta",
     "ToolSpec",
     "Usage",
     "extract_json",

@@ -21,7 +21,16 @@ import asyncio
 import math
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -210,7 +219,7 @@ class AsyncClient:
         max_reasks: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Stream the call: `TextDelta` / `ToolCallDelta` as tokens arrive, then `StreamEnd`
         with the validated result; or a `ModelCallError` (see `promptkit.core.streaming`).
 
@@ -229,7 +238,7 @@ class AsyncClient:
         )
         return self.stream_spec(spec)
 
-    def stream_spec(self, spec: CallSpec) -> AsyncIterator[StreamEvent]:
+    def stream_spec(self, spec: CallSpec) -> AsyncGenerator[StreamEvent, None]:
         """Stream a call already checked by `spec` (used by both clients)."""
         engine = self.engine
         return stream_events(lambda emit: engine.run(replace(spec, on_event=emit)))
@@ -377,7 +386,7 @@ class Client:
         max_reasks: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> Iterator[StreamEvent]:
+    ) -> Generator[StreamEvent, None, None]:
         """Stream the call; see `AsyncClient.stream`. Events are read from the same async
         loop, one at a time, on the client's loop thread."""
         spec = self._async.spec(
@@ -393,7 +402,9 @@ class Client:
         )
         return self._iterate(self._async.stream_spec(spec))
 
-    def _iterate(self, events: AsyncIterator[StreamEvent]) -> Iterator[StreamEvent]:
+    def _iterate(
+        self, events: AsyncGenerator[StreamEvent, None]
+    ) -> Generator[StreamEvent, None, None]:
         try:
             while True:
                 try:
@@ -402,9 +413,7 @@ class Client:
                     return
                 yield event
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                self._loop.run(aclose())
+            self._loop.run(events.aclose())
 
     def close(self) -> None:
         """Close connections and stop the loop thread."""

@@ -356,6 +356,7 @@ class Engine:
             self.breaker.record(turn.key, ok=not failure.transient)
             self._note(run, failure)
             if isinstance(exc, StreamCutError) and exc.emitted:
+                run.last_output = exc.partial
                 run.log.amend_last(error_type="TruncatedOutputError")
                 message = f"{turn.config.name}: {exc}; tokens were already streamed, not retried"
                 raise run.error(TruncatedOutputError, message) from exc

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,10 +83,12 @@ StreamEvent = TextDelta | ToolCallDelta | Restart | StreamEnd
 
 
 class StreamCutError(MalformedResponseError):
-    """A stream that failed or ended before its finish_reason; `emitted` if tokens went out."""
+    """A stream that failed or ended before its finish_reason; `emitted` if tokens went out,
+    `partial` the text (or tool arguments) received."""
 
-    def __init__(self, message: str, *, emitted: bool) -> None:
+    def __init__(self, message: str, *, emitted: bool, partial: str | None = None) -> None:
         self.emitted = emitted
+        self.partial = partial
         super().__init__(message)
 
 
@@ -148,6 +150,14 @@ class _Assembly:
         call.arguments.append(arguments)
         return ToolCallDelta(piece.index, arguments, piece.id, name, attempt)
 
+    def partial(self) -> str | None:
+        """What arrived of the output: the text, else the first tool call's arguments."""
+        if self.content:
+            return "".join(self.content)
+        if self.tools:
+            return "".join(self.tools[min(self.tools)].arguments)
+        return None
+
     def completion(self) -> ChatCompletion:
         """One chat.completion, built leniently the way the SDK builds a non-streamed one."""
         message: dict[str, Any] = {
@@ -192,11 +202,13 @@ async def read_stream(
         raise StreamCutError(
             f"the stream failed after {assembly.chunks} chunk(s): {detail}",
             emitted=assembly.emitted,
+            partial=assembly.partial(),
         ) from exc
     if assembly.finish_reason is None:
         raise StreamCutError(
             f"the stream ended after {assembly.chunks} chunk(s) without a finish_reason",
             emitted=assembly.emitted,
+            partial=assembly.partial(),
         )
     return assembly.completion()
 
@@ -208,7 +220,7 @@ class _Failed:
 
 async def stream_events(
     run: Callable[[Callable[[StreamEvent], None]], Any],
-) -> AsyncIterator[StreamEvent]:
+) -> AsyncGenerator[StreamEvent, None]:
     """Run a call (`run(emit)` returns its coroutine) as a task; yield what it emits as it
     comes, then `StreamEnd`, or raise its error. Leaving early cancels the call."""
     queue: asyncio.Queue[StreamEvent | _Failed] = asyncio.Queue()
