@@ -1,1 +1,65 @@
-"""promptkit: prompts releasable like code."""
+"""promptkit: prompts releasable like code: versioned, tested, gated, pinned, rolled back.
+
+    import promptkit
+
+    resolved = promptkit.get("sentiment", env="production")   # the pinned version, cached
+    messages = resolved.render(text="I love it")
+    with promptkit.Client(promptkit.model_configs()) as client:
+        result = client.call(messages, config="default", output=resolved.prompt.meta.output)
+
+Names are imported on first use, so `import promptkit` (and the pytest plugin) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptkit.core import AsyncClient, CallResult, Client, ModelConfig, OutputSpec
+    from promptkit.errors import PromptkitError
+    from promptkit.registry import Registry, Resolved, Resolver, get, model_configs
+    from promptkit.templates import Prompt, PromptLibrary, parse_prompt
+
+__all__ = [
+    "AsyncClient",
+    "CallResult",
+    "Client",
+    "ModelConfig",
+    "OutputSpec",
+    "Prompt",
+    "PromptLibrary",
+    "PromptkitError",
+    "Registry",
+    "Resolved",
+    "Resolver",
+    "get",
+    "model_configs",
+    "parse_prompt",
+]
+
+_HOMES = {
+    "AsyncClient": "promptkit.core",
+    "CallResult": "promptkit.core",
+    "Client": "promptkit.core",
+    "ModelConfig": "promptkit.core",
+    "OutputSpec": "promptkit.core",
+    "Prompt": "promptkit.templates",
+    "PromptLibrary": "promptkit.templates",
+    "PromptkitError": "promptkit.errors",
+    "Registry": "promptkit.registry",
+    "Resolved": "promptkit.registry",
+    "Resolver": "promptkit.registry",
+    "get": "promptkit.registry",
+    "model_configs": "promptkit.registry",
+    "parse_prompt": "promptkit.templates",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'promptkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -13,8 +13,7 @@ from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
 from promptkit.core import CallResult, Client
-from promptkit.evals.session import model_config_source
-from promptkit.registry import Registry, Resolver
+from promptkit.registry import Registry, Resolver, model_configs
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref
 
@@ -41,7 +40,7 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     messages = prompt.render(collect_variables(pairs, vars_file))
     settings = project.settings
     registry = Registry(settings.database_url, create=False)
-    with Client(model_config_source(settings, registry)) as client:
+    with Client(model_configs(settings, registry)) as client:
         result = client.call(
             messages, config=config or prompt.meta.model or settings.default_model,
             output=prompt.meta.output, temperature=prompt.meta.effective_temperature,

@@ -4,7 +4,7 @@ from promptkit.evals.assertions import ASSERTIONS, Assertion, Observation, Outco
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
-from promptkit.evals.session import EvalOptions, EvalSession, model_config_source
+from promptkit.evals.session import EvalOptions, EvalSession
 from promptkit.evals.suite import Case, Suite, load_suite, load_suites
 from promptkit.evals.summary import VersionSummary, results_frame, summarize
 
@@ -24,7 +24,6 @@ __all__ = [
     "VersionSummary",
     "load_suite",
     "load_suites",
-    "model_config_source",
     "results_frame",
     "select_versions",
     "summarize",

@@ -8,32 +8,27 @@ from __future__ import annotations
 
 import concurrent.futures
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from promptkit.config import Settings
-from promptkit.core import AsyncClient, ModelConfig
+from promptkit.core import AsyncClient
 from promptkit.core.loop_thread import LoopThread
-from promptkit.errors import (
-    NotPublishedError,
-    PromptkitError,
-    RegistryUnavailableError,
-    UsageError,
-)
+from promptkit.errors import PromptkitError, UsageError
 from promptkit.evals.results import CaseResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
 from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
-from promptkit.registry import Registry
+from promptkit.registry import Registry, model_configs
 from promptkit.replay import RecordMode, ReplaySession, Unused
 from promptkit.templates import PromptLibrary
 from promptkit.templates.provenance import find_repo
 
-__all__ = ["EvalOptions", "EvalSession", "model_config_source"]
+__all__ = ["EvalOptions", "EvalSession"]
 
 
 @dataclass(frozen=True)
@@ -48,26 +43,6 @@ class EvalOptions:
     budget_usd: float | None = None
     model: str | None = None
     results: Path | None = None
-
-
-def model_config_source(
-    settings: Settings, registry: Registry | None = None
-) -> Callable[[str], ModelConfig]:
-    """Config names → ModelConfig: the registry's configs first, then the project's
-    `[tool.promptkit.models]` tables (so a fresh checkout runs before anything is stored)."""
-
-    def lookup(name: str) -> ModelConfig:
-        if registry is not None:
-            try:
-                return registry.config(name)
-            except (NotPublishedError, RegistryUnavailableError):
-                pass
-        if name in settings.models:
-            return ModelConfig(name=name, **dict(settings.models[name]))
-        raise LookupError(f"define it with `promptkit config set {name} --model ...` or in "
-                       f"[tool.promptkit.models.{name}] of pyproject.toml")
-
-    return lookup
 
 
 @dataclass
@@ -97,7 +72,7 @@ class EvalSession:
     @cached_property
     def runner(self) -> EvalRunner:
         client = AsyncClient(
-            model_config_source(self.settings, self.registry),
+            model_configs(self.settings, self.registry),
             transport=self.replay.transport(),
         )
         return EvalRunner(client, concurrency=self.options.concurrency, model=self.options.model,

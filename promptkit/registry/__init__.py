@@ -19,6 +19,7 @@ from promptkit.registry.resolver import (
     default_resolver,
     get,
 )
+from promptkit.registry.sources import model_configs
 from promptkit.registry.store import Registry
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "get",
     "migrate",
     "migration",
+    "model_configs",
 ]

@@ -58,12 +58,25 @@ def migration(component: str) -> Callable[[MigrationStep], MigrationStep]:
 
     def register(step: MigrationStep) -> MigrationStep:
         steps = _STEPS.setdefault(component, [])
-        if any(m.name == step.__name__ for m in steps):
-            raise ValueError(f"migration {component}:{step.__name__} is registered twice")
+        for index, known in enumerate(steps):
+            if known.name != step.__name__:
+                continue
+            if not _reimported(known.apply, step):
+                raise ValueError(f"migration {component}:{step.__name__} is registered twice")
+            steps[index] = Migration(component, step.__name__, step)
+            return step
         steps.append(Migration(component, step.__name__, step))
         return step
 
     return register
+
+
+def _reimported(old: MigrationStep, new: MigrationStep) -> bool:
+    """The same step defined again because its module was imported anew (importlib.reload,
+    or a test runner that unloads modules between sessions)."""
+    old_code, new_code = getattr(old, "__code__", None), getattr(new, "__code__", None)
+    return (old is not new and old.__module__ == new.__module__ and old_code is not None
+            and new_code is not None and old_code.co_firstlineno == new_code.co_firstlineno)
 
 
 def registered(components: Iterable[str] | None = None) -> list[Migration]:
