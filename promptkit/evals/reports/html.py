@@ -41,7 +41,7 @@ _JS = """
   var buttons = document.querySelectorAll('#filters button');
   var rows = document.querySelectorAll('#cases tbody tr.case');
   function keep(row, filter) {
-    if (filter === 'flips') return true;
+    if (filter === 'flips') return row.dataset.flip !== '';
     if (filter === 'failures') return row.dataset.failed === 'true';
     if (filter === 'changed') return row.dataset.changed === 'true';
     return true;
