@@ -63,6 +63,7 @@ class Budget:
         self.name = name
         self._spent = float(spent_usd)
         self._reserved = 0.0
+        self._open = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -91,6 +92,7 @@ class Budget:
             if self._spent + self._reserved + amount_usd > self.limit_usd:
                 raise self._refusal(amount_usd)
             self._reserved += amount_usd
+            self._open += 1
         return Reservation(self, amount_usd)
 
     def settle(self, reservation: Reservation, cost_usd: float) -> None:
@@ -99,7 +101,9 @@ class Budget:
             if reservation.settled:
                 return
             reservation.settled = True
-            self._reserved = max(self._reserved - reservation.amount_usd, 0.0)
+            self._open -= 1
+            held = self._reserved - reservation.amount_usd
+            self._reserved = max(held, 0.0) if self._open else 0.0  # no float dust left
             self._spent += max(cost_usd, 0.0)
 
     def add(self, cost_usd: float) -> None:
