@@ -22,6 +22,9 @@ class PromptLibrary:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))  # accept a str too
+
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
