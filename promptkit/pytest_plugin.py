@@ -131,22 +131,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash[SESSION]
+    summaries = session.summary()
+    if summaries:
+        terminalreporter.section("promptkit evals")
+        for summary in summaries:
+            terminalreporter.write_line(summary.line())
+        for line in session.unused_report:
+            terminalreporter.write_line(line)
+        if session.run_info is not None:
+            terminalreporter.write_line(f"results stored as run {session.run_info.run_id} "
+                                        f"in {session.registry.url}")
     if GATE in config.stash:
         terminalreporter.section("promptkit gate")
         for line in config.stash[GATE]:
             terminalreporter.write_line(line)
-    session = config.stash[SESSION]
-    summaries = session.summary()
-    if not summaries:
-        return
-    terminalreporter.section("promptkit evals")
-    for summary in summaries:
-        terminalreporter.write_line(summary.line())
-    for line in session.unused_report:
-        terminalreporter.write_line(line)
-    if session.run_info is not None:
-        terminalreporter.write_line(f"results stored as run {session.run_info.run_id} "
-                                    f"in {session.registry.url}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gate_helpers import Invoke, answer, record, write_project
+from gate_helpers import ENV_NAMES, Invoke, answer, record, write_project
 
 from promptkit.cli import cli
 from promptkit.testing.fake_server import FakeOpenAIServer
-
-ENV_NAMES = ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL",
-             "PROMPTKIT_FIXTURES_DIR", "PROMPTKIT_EVALS_DIR")
 
 
 @pytest.fixture(scope="session")

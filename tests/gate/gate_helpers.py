@@ -19,6 +19,10 @@ from promptkit.evals import EvalOptions, EvalSession, load_suite
 from promptkit.replay import RecordMode
 from promptkit.testing.replies import Reply
 
+ENV_NAMES = ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL",
+             "PROMPTKIT_FIXTURES_DIR", "PROMPTKIT_EVALS_DIR")
+"""Settings a developer's shell may hold that would point the project elsewhere."""
+
 CASES = 40
 REGRESSED = ("case-07", "case-19", "case-33")
 CRITICAL = "case-05"
@@ -87,7 +91,8 @@ def write_project(root: Path, base_url: str) -> None:
     (root / "evals" / "parity.yaml").write_text(suite_text(), encoding="utf-8")
     (root / "pyproject.toml").write_text(
         '[project]\nname = "demo"\n\n[tool.promptkit.models.default]\nmodel = "fake-model"\n'
-        f'base_url = "{base_url}"\napi_key_env = "FAKE_KEY"\ncapability = "json_schema"\n',
+        f'base_url = "{base_url}"\napi_key_env = "FAKE_KEY"\ncapability = "json_schema"\n'
+        '\n[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n',
         encoding="utf-8")
 
 
