@@ -6,6 +6,7 @@ from promptkit.cli import (  # noqa: F401  (importing a module registers its com
     gate_cmd,
     lint_cmd,
     local_cmd,
+    logs_cmd,
     prompts,
     registry_cmd,
     run_cmd,

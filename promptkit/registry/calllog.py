@@ -15,9 +15,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.dialects import mysql
@@ -27,6 +26,9 @@ from promptkit.core.calllog import CallLogEntry
 from promptkit.registry.engine import create_registry_engine, redact, write_transaction
 from promptkit.registry.migrations import migrate, migration
 from promptkit.registry.schema import UTCDateTime
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported when read: an app that only writes the log never needs it
 
 __all__ = [
     "COMPONENT",
@@ -180,6 +182,8 @@ def read_calls(
     """Logged calls, newest first, as a DataFrame (JSON columns as Python values).
 
     Empty (with every column) when nothing was logged yet."""
+    import pandas as pd
+
     if not sa.inspect(engine).has_table(call_log.name):
         return pd.DataFrame(columns=[c.name for c in call_log.columns])
     query = sa.select(call_log).order_by(call_log.c.started_at.desc(), call_log.c.id)
@@ -200,6 +204,8 @@ def call_stats(calls: pd.DataFrame) -> pd.DataFrame:
     """Per prompt@version: calls, errors, error rate, p50/p95 latency, tokens, total cost.
 
     Calls made without a prompt are grouped under prompt "(none)"."""
+    import pandas as pd
+
     if calls.empty:
         return pd.DataFrame(columns=list(STATS_COLUMNS))
     frame = calls.assign(
