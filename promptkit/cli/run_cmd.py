@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import click
 from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
-from promptkit.core import CallResult, Client
+from promptkit.core import CallResult, Client, Restart, StreamEnd, StreamEvent, TextDelta
 from promptkit.registry import Registry, Resolver, model_configs
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref
@@ -28,11 +29,16 @@ from promptkit.templates.versions import LATEST, is_version, parse_ref
               help="Print the output with the call record (attempts, tokens, latency).")
 @click.option("--deadline", type=float, default=None, metavar="SECONDS",
               help="Overall deadline of the call, retries and re-asks included.")
+@click.option("--stream", is_flag=True,
+              help="Print the reply's text as it arrives (to stderr with --json).")
 @pass_project
 def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: Path | None,
-                config: str | None, as_json: bool, deadline: float | None) -> None:
+                config: str | None, as_json: bool, deadline: float | None,
+                stream: bool) -> None:
     """Render NAME@VERSION (or NAME@LABEL), call the model, print the validated output.
 
+    With --stream the text is printed token by token as the model writes it (a structured
+    output shows its JSON as it comes) and the output is validated at the end.
     Exit 0 on success, 1 when the model call or validation fails after retries, 2 on a
     usage error.
     """
@@ -40,20 +46,49 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     messages = prompt.render(collect_variables(pairs, vars_file))
     settings = project.settings
     registry = Registry(settings.database_url, create=False)
+    options: dict[str, Any] = dict(
+        config=config or prompt.meta.model or settings.default_model,
+        output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
+        max_tokens=prompt.meta.max_tokens, deadline_s=deadline,
+        metadata={"prompt": prompt.name, "version": prompt.version,
+                  "content_hash": prompt.content_hash},
+    )  # fmt: skip
     with Client(model_configs(settings, registry)) as client:
-        result = client.call(
-            messages, config=config or prompt.meta.model or settings.default_model,
-            output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
-            max_tokens=prompt.meta.max_tokens, deadline_s=deadline,
-            metadata={"prompt": prompt.name, "version": prompt.version,
-                      "content_hash": prompt.content_hash},
-        )  # fmt: skip
+        if stream:
+            result = _print_stream(client.stream(messages, **options), err=as_json)
+        else:
+            result = client.call(messages, **options)
+    if stream and not as_json:
+        return
     if as_json:
         click.echo(json.dumps(_report(prompt, result), indent=2, ensure_ascii=False))
     elif isinstance(result.output, str):
         click.echo(result.output)
     else:
         click.echo(json.dumps(result.output, indent=2, ensure_ascii=False))
+
+
+def _print_stream(events: Iterable[StreamEvent], *, err: bool) -> CallResult:
+    """Echo text deltas as they come; a re-ask starts a new line. The final result."""
+    at_line_start = True
+    try:
+        for event in events:
+            if isinstance(event, TextDelta) and event.text:
+                click.echo(event.text, nl=False, err=err)
+                at_line_start = event.text.endswith("\n")
+            elif isinstance(event, Restart):
+                click.echo("" if at_line_start else "\n", nl=False, err=err)
+                click.echo(f"(re-asked: {'; '.join(event.errors)})", err=True)
+                at_line_start = True
+            elif isinstance(event, StreamEnd):
+                if not at_line_start:
+                    click.echo("", err=err)
+                return event.result
+    except BaseException:
+        if not at_line_start:
+            click.echo("", err=err)
+        raise
+    raise RuntimeError("the stream ended without its result")
 
 
 def _load(project: Project, ref: str) -> Prompt:
