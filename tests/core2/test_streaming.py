@@ -198,3 +198,22 @@ def test_a_streamed_call_is_logged_with_usage_and_time_to_first_token(
     assert row["first_token_s"] == pytest.approx(end.result.first_token_s)
     assert row["output_tokens"] == end.result.usage.output_tokens > 0
     assert row["temperature_requested"] == row["temperature_effective"] == 0.3
+
+
+def test_a_stream_records_and_replays_offline_through_the_core(tmp_path: Path) -> None:
+    from promptkit.replay import ReplaySession
+
+    with FakeOpenAIServer([Reply(content=TEXT, chunk_size=7)]) as fake:
+        recorder = ReplaySession(tmp_path, "once")
+        with Client([config_for(fake)], transport=recorder.transport()) as client, \
+                recorder.cassette("s/stream.json"):  # fmt: skip
+            live = list(client.stream(ASK, config="main"))
+    replayer = ReplaySession(tmp_path)
+    offline_config = config_for(fake).model_copy(update={"base_url": "http://127.0.0.1:9/v1"})
+    with Client([offline_config], transport=replayer.transport()) as client, \
+            replayer.cassette("s/stream.json"):  # fmt: skip
+        offline = list(client.stream(ASK, config="main"))
+    assert [e for e in offline if isinstance(e, TextDelta)] == [
+        e for e in live if isinstance(e, TextDelta)]  # fmt: skip
+    assert offline[-1].result.usage == live[-1].result.usage
+    assert replayer.stats.replayed == 1
