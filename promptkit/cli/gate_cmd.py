@@ -31,9 +31,10 @@ from promptkit.replay import RecordMode
               show_default=True, help="Record mode for cases run now (none: replay only).")
 @click.option("--reuse/--no-reuse", default=True, show_default=True,
               help="Reuse stored results of the exact same content hash and cases.")
-@click.option("--repeat", type=int, default=None, help="Run every case N times.")
+@click.option("--repeat", type=click.IntRange(min=1), default=None,
+              help="Run every case N times.")
 @click.option("--model", default=None, metavar="CONFIG", help="Model config for every call.")
-@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--margin", type=float, default=0.02, show_default=True,
               help="Non-inferiority margin: the CI's lower end may not pass -MARGIN.")
 @click.option("--confidence", type=float, default=0.95, show_default=True)

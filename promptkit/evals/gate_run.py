@@ -56,7 +56,10 @@ class Gate:
         cand = self._ref(name, candidate)
         base = self._ref(name, baseline)
         cand_rows, cand_source = self.results(cand[0], chosen)
-        base_rows, base_source = self.results(base[0], chosen)
+        if base[0].ref == cand[0].ref:  # a version against itself: the same items
+            base_rows, base_source = cand_rows, cand_source
+        else:
+            base_rows, base_source = self.results(base[0], chosen)
         return compare(_version_ref(base[0], base[1], base_source),
                        _version_ref(cand[0], cand[1], cand_source),
                        base_rows, cand_rows, self.thresholds)
@@ -70,7 +73,7 @@ class Gate:
             by_prompt.setdefault(result.prompt, []).append(result)
         for name, results in by_prompt.items():
             base_prompt, label = self._ref(name, baseline)
-            ran_base = [r.row() for r in results if r.content_hash == base_prompt.content_hash]
+            ran_base = [r.row() for r in results if r.version == base_prompt.version]
             if ran_base:
                 base_rows, source = ran_base, "ran"
             else:

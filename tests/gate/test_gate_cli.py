@@ -47,6 +47,9 @@ def test_identical_versions_exit_0(promptkit: Invoke) -> None:
         assert report["flips"] == [] and report["verdict"] == "pass"
         assert (report["stats"]["ci_low"], report["stats"]["ci_high"]) == (0.0, 0.0)
         assert report["stats"]["p_value"] == 1.0
+        # the first gate stored 1.0.0's results once, so the second reuses them
+        assert report["baseline"]["source"].startswith(
+            "ran" if candidate == "1.0.0" else "stored run ")
 
 
 def test_a_candidate_better_on_every_case_exits_0(promptkit: Invoke) -> None:
