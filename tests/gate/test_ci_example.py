@@ -75,6 +75,7 @@ def gate_script(root: Path, base: str) -> tuple[int, str]:
     return done.returncode, (root / "gate-reports" / "summary.md").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_the_script_gates_each_added_version_against_the_newest_at_base(
     gate_project: Path,
