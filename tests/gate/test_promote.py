@@ -46,6 +46,12 @@ def test_promote_refuses_without_a_passing_gate_and_succeeds_after_one(pinned: I
     assert ledger(pinned) == [("pin", None, "1.0.0", "first"),
                               ("promote", "1.0.0", "1.2.0", "reworded; gate #1 passed against 1.0.0")]
 
+    assert pinned("promote", "parity", "1.1.0", "--env", "production")[0] == 1  # never gated
+    code, _, _ = pinned("promote", "parity", "1.1.0", "--env", "production", "--force",
+                        "--reason", "incident 42: revert the wording")
+    assert code == 0
+    assert [row[0] for row in ledger(pinned)] == ["pin", "promote", "force"]
+
 
 def test_a_failing_gate_does_not_open_the_way_and_is_named(pinned: Invoke) -> None:
     assert pinned("gate", "parity", "--candidate", "1.1.0", "--baseline", "production")[0] == 1
