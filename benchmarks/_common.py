@@ -1,0 +1,84 @@
+"""Shared pieces of the benchmarks: a fake OpenAI-compatible server, synthetic eval items."""
+
+from __future__ import annotations
+
+import multiprocessing
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from promptkit.core import ModelConfig
+from promptkit.evals import Case, EvalItem, Suite
+from promptkit.evals.assertions import Equals
+from promptkit.templates import parse_prompt
+from promptkit.testing.fake_server import FakeOpenAIServer
+from promptkit.testing.replies import Reply
+
+ANSWER = {"label": "ok"}
+PROMPT = """\
+---
+name: bench
+version: {version}
+model: bench
+inputs: {{text: string}}
+output:
+  mode: json_object
+  schema: {{type: object, required: [label], properties: {{label: {{type: string}}}}}}
+---
+system:
+Label the text. Version {version}.
+user:
+{{{{ text }}}}
+"""
+
+
+def config(base_url: str) -> ModelConfig:
+    return ModelConfig(name="bench", model="bench-model", base_url=base_url, api_key_env="",
+                       capability="json_object", price_in=0.0, price_out=0.0, max_retries=0)
+
+
+def reply(latency_s: float) -> Reply:
+    return Reply(content=ANSWER, latency=latency_s)
+
+
+def items(cases: int, versions: tuple[str, ...] = ("1.0.0", "2.0.0")) -> list[EvalItem]:
+    """`cases` × `versions` eval items of a tiny json_object prompt, asserting the label."""
+    suite_cases = tuple(
+        Case(id=f"case-{i}", variables={"text": f"text number {i}"},
+             assertions=(Equals("ok", path="label"),))
+        for i in range(cases)
+    )
+    suite = Suite(name="bench", path=Path("bench.yaml"), prompt="bench", cases=suite_cases)
+    prompts = [parse_prompt(PROMPT.format(version=v)) for v in versions]
+    return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite_cases]
+
+
+def median_us(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1e6, 1)
+
+
+def row(name: str, value: Any, target: str, ok: bool | None) -> dict[str, Any]:
+    return {"figure": name, "value": value, "target": target,
+            "verdict": "-" if ok is None else ("ok" if ok else "MISSED")}
+
+
+@contextmanager
+def server_process(default: Reply) -> Iterator[str]:
+    """A fake server in its own process (so it does not share the client's GIL); its URL."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve, args=(default, theirs), daemon=True)
+    process.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("stop")
+        process.join(timeout=10)
+
+
+def _serve(default: Reply, conn: Any) -> None:
+    with FakeOpenAIServer(default=default) as server:
+        conn.send(server.base_url)
+        conn.recv()

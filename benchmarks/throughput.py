@@ -1,0 +1,86 @@
+"""Eval throughput against the limit: N cases × 2 versions at latency L with concurrency C
+take at least N·2·L/C; report wall ÷ limit, and calls per second at zero latency beside a
+bare `openai.AsyncOpenAI` loop against the same server in the same run.
+
+    python benchmarks/throughput.py [--cases 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+import openai
+from _common import ANSWER, config, items, reply, server_process
+
+from promptkit.core import AsyncClient
+from promptkit.evals import EvalRunner
+
+
+async def _promptkit(base_url: str, cases: int, concurrency: int) -> float:
+    runner = EvalRunner(AsyncClient([config(base_url)]), concurrency=concurrency)
+    work = items(cases)
+    started = time.perf_counter()
+    results = await runner.run_many(work)
+    wall = time.perf_counter() - started
+    await runner.client.aclose()
+    assert all(r.passed for r in results), "a benchmark case failed"
+    return wall
+
+
+async def _bare_sdk(base_url: str, cases: int, concurrency: int) -> float:
+    """The same requests straight through the SDK (messages rendered beforehand): no
+    validation, no records, no assertions."""
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+    requests = [item.prompt.render(item.case.variables) for item in items(cases)]
+
+    async def one(messages: list[dict[str, Any]]) -> None:
+        async with gate:
+            response = await sdk.chat.completions.create(
+                model="bench-model", response_format={"type": "json_object"},
+                messages=messages)
+            assert json.loads(response.choices[0].message.content or "") == ANSWER
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(m) for m in requests))
+    wall = time.perf_counter() - started
+    await sdk.close()
+    return wall
+
+
+def limit_ratio(cases: int, latency_s: float, concurrency: int) -> dict[str, Any]:
+    with server_process(reply(latency_s)) as base_url:
+        wall = asyncio.run(_promptkit(base_url, cases, concurrency))
+        bare = asyncio.run(_bare_sdk(base_url, cases, concurrency))
+    limit = cases * 2 * latency_s / concurrency
+    return {"cases": cases, "versions": 2, "latency_ms": latency_s * 1000,
+            "concurrency": concurrency, "limit_s": round(limit, 3), "wall_s": round(wall, 3),
+            "ratio": round(wall / limit, 3), "bare_sdk_ratio": round(bare / limit, 3)}
+
+
+def zero_latency(calls: int, concurrency: int = 16) -> dict[str, Any]:
+    with server_process(reply(0.0)) as base_url:
+        asyncio.run(_bare_sdk(base_url, 25, concurrency))  # warm up
+        bare = asyncio.run(_bare_sdk(base_url, calls // 2, concurrency))
+        wall = asyncio.run(_promptkit(base_url, calls // 2, concurrency))
+    ours, theirs = calls / wall, calls / bare
+    return {"calls": calls, "promptkit_calls_per_s": round(ours, 1),
+            "bare_sdk_calls_per_s": round(theirs, 1), "share_of_bare": round(ours / theirs, 3)}
+
+
+def run(cases: int = 1000) -> dict[str, Any]:
+    return {
+        "c16": limit_ratio(cases, 0.05, 16),
+        "c4": limit_ratio(cases, 0.05, 4),
+        "zero_latency": zero_latency(cases * 2),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000)
+    print(json.dumps(run(parser.parse_args().cases), indent=2))
