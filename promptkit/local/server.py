@@ -51,13 +51,24 @@ LOG_FILE = Path(".promptkit") / "local-server.log"
 def server_argv(
     model_path: Path, *, port: int, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
 ) -> list[str]:
-    """The command line of `python -m llama_cpp.server` serving the model on 127.0.0.1."""
-    threads = n_threads or os.cpu_count() or 1
+    """The command line of `python -m llama_cpp.server` serving the model on 127.0.0.1.
+
+    Generation uses half the CPUs (llama.cpp's advice; on a busy 2-core machine a second
+    spinning thread made generation 2-5x slower), prompt processing all of them. The
+    GGUF's own chat template (ChatML) is named rather than guessed; logits are kept for
+    the last token only (promptkit asks for no logprobs). Requests queue one at a time;
+    `--interrupt_requests false` keeps the server from cutting a stream short (with a
+    plain [DONE]) whenever another request is waiting.
+    """
+    cpus = os.cpu_count() or 1
+    threads = n_threads or max(cpus // 2, 1)
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path), "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+        "--n_threads", str(threads), "--n_threads_batch", str(max(threads, cpus)),
+        "--chat_format", "chat_template.default", "--logits_all", "false",
+        "--interrupt_requests", "false",
     ]
 
 

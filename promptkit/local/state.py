@@ -47,7 +47,13 @@ class ServerState:
 
     @property
     def config(self) -> ModelConfig:
-        """The model config `local`: no key, free, json_object, the server's context size."""
+        """The model config `local`: no key, free, json_object, the server's context size.
+
+        Requests queue at the server, so an attempt may wait long (`timeout_s` 300). The
+        server answers a request it cannot parse with HTTP 500, which retrying cannot fix,
+        so the SDK's own retries are off (`max_retries` 0); promptkit's attempt loop still
+        retries transient failures.
+        """
         return ModelConfig(
             name=CONFIG_NAME,
             model=self.model,
@@ -57,7 +63,8 @@ class ServerState:
             price_in=0.0,
             price_out=0.0,
             context_window=self.n_ctx,
-            timeout_s=120.0,
+            timeout_s=300.0,
+            max_retries=0,
         )
 
     def as_dict(self) -> dict[str, Any]:
