@@ -391,10 +391,20 @@ class Engine:
         )
         completion = response
         if run.spec.stream:
-            completion = await read_stream(response, run.emit, len(run.log.attempts) - 1)
+            completion = await self._read_stream(run, response)
         if not isinstance(completion, ChatCompletion) or not completion.choices:
             raise MalformedResponseError("the 200 body is not a chat completion with choices")
         return completion
+
+    @staticmethod
+    async def _read_stream(run: _Run, chunks: Any) -> ChatCompletion:
+        """Hand the deltas on as they come; the attempt's duration then covers the body."""
+        headers_at = time.monotonic()
+        try:
+            return await read_stream(chunks, run.emit, len(run.log.attempts) - 1)
+        finally:
+            last = run.log.attempts[-1]
+            run.log.amend_last(duration_s=last.duration_s + time.monotonic() - headers_at)
 
     @staticmethod
     def _note(run: _Run, failure: Failure) -> None:

@@ -46,7 +46,7 @@ async def collect(client: AsyncClient, **options: Any) -> list[Any]:
 
 
 async def test_deltas_come_as_they_arrive_then_the_result(server: FakeOpenAIServer) -> None:
-    server.enqueue(Reply(content=TEXT, chunk_size=6))
+    server.enqueue(Reply(content=TEXT, chunk_size=6, chunk_delay=0.01))
     async with AsyncClient([config_for(server)], retry=FAST) as client:
         events = await collect(client)
     deltas, end = events[:-1], events[-1]
@@ -57,6 +57,7 @@ async def test_deltas_come_as_they_arrive_then_the_result(server: FakeOpenAIServ
     assert result.finish_reason == "stop" and result.usage.output_tokens > 0
     assert result.attempts[0].usage == result.usage, "usage came in the stream's last chunk"
     assert result.first_token_s is not None and 0 < result.first_token_s <= result.latency_s
+    assert result.attempts[0].duration_s >= 12 * 0.01, "the attempt lasts until its last chunk"
     (request,) = server.chat_requests
     assert request.body["stream"] is True
     assert request.body["stream_options"] == {"include_usage": True}
