@@ -47,7 +47,7 @@ def app_url(model: FakeOpenAIServer) -> Iterator[str]:
     example = load_example()
     with Client([config_for(model, name="default")]) as client:
         server = example.serve(example.make_app(client), port=0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             yield f"http://127.0.0.1:{server.server_port}"
