@@ -15,6 +15,7 @@ from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
 from promptkit.core import CallResult, Client, Restart, StreamEnd, StreamEvent, TextDelta
 from promptkit.registry import Registry, Resolver, model_configs
+from promptkit.registry.calllog import project_call_log
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref
 
@@ -45,19 +46,23 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     prompt = _load(project, ref)
     messages = prompt.render(collect_variables(pairs, vars_file))
     settings = project.settings
-    registry = Registry(settings.database_url, create=False)
+    registry = Registry(settings.database_url)
     options: dict[str, Any] = dict(
         config=config or prompt.meta.model or settings.default_model,
         output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
         max_tokens=prompt.meta.max_tokens, deadline_s=deadline,
         metadata={"prompt": prompt.name, "version": prompt.version,
-                  "content_hash": prompt.content_hash},
+                  "content_hash": prompt.content_hash, "label": _label(ref)},
     )  # fmt: skip
-    with Client(model_configs(settings, registry)) as client:
-        if stream:
-            result = _print_stream(client.stream(messages, **options), err=as_json)
-        else:
-            result = client.call(messages, **options)
+    log = project_call_log(registry)
+    try:
+        with Client(model_configs(settings, registry), hooks=[log]) as client:
+            if stream:
+                result = _print_stream(client.stream(messages, **options), err=as_json)
+            else:
+                result = client.call(messages, **options)
+    finally:
+        log.close()
     if stream and not as_json:
         return
     if as_json:
@@ -89,6 +94,11 @@ def _print_stream(events: Iterable[StreamEvent], *, err: bool) -> CallResult:
             click.echo("", err=err)
         raise
     raise RuntimeError("the stream ended without its result")
+
+
+def _label(ref: str) -> str | None:
+    _, version = parse_ref(ref)
+    return version if version and version != LATEST and not is_version(version) else None
 
 
 def _load(project: Project, ref: str) -> Prompt:

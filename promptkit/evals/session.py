@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 
 from promptkit.config import Settings
-from promptkit.core import AsyncClient
+from promptkit.core import AsyncClient, Budget, CallHooks, CostBreaker
+from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError, UsageError
 from promptkit.evals.results import CaseResult
@@ -24,6 +25,7 @@ from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
+from promptkit.registry.calllog import project_call_log
 from promptkit.replay import RecordMode, ReplaySession, Unused
 from promptkit.templates import PromptLibrary
 from promptkit.templates.provenance import find_repo
@@ -56,6 +58,7 @@ class EvalSession:
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
     unused_report: list[str] = field(default_factory=list)
     run_info: RunInfo | None = None
+    _call_log: CallLog | None = None
 
     @cached_property
     def library(self) -> PromptLibrary:
@@ -74,9 +77,20 @@ class EvalSession:
         client = AsyncClient(
             model_configs(self.settings, self.registry),
             transport=self.replay.transport(),
+            hooks=self._hooks(),
         )
         return EvalRunner(client, concurrency=self.options.concurrency, model=self.options.model,
                           default_model=self.settings.default_model, replay=self.replay)
+
+    def _hooks(self) -> list[CallHooks]:
+        """A run budget when one is set; the call log when calls really go out."""
+        hooks: list[CallHooks] = []
+        if self.options.budget_usd is not None:
+            hooks.append(CostBreaker(run=Budget(self.options.budget_usd, name="eval run")))
+        if self.options.record is not RecordMode.NONE:
+            self._call_log = project_call_log(self.registry, handle_sigterm=False)
+            hooks.append(self._call_log)
+        return hooks
 
     def items(self, suite: Suite) -> list[EvalItem]:
         """The suite's cases × the selected versions of its prompt."""
@@ -122,6 +136,8 @@ class EvalSession:
             future.cancel()
         if "runner" in self.__dict__:
             self._loop.close(self.runner.client.aclose())
+        if self._call_log is not None:
+            self._call_log.close()
         return self.replay.finish(within)
 
     def summary(self) -> list[VersionSummary]:

@@ -22,10 +22,11 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 
-from promptkit.core.calllog import CallLogEntry
+from promptkit.core.calllog import CallLog, CallLogEntry
 from promptkit.registry.engine import create_registry_engine, redact, write_transaction
 from promptkit.registry.migrations import migrate, migration
 from promptkit.registry.schema import UTCDateTime
+from promptkit.registry.store import Registry
 
 if TYPE_CHECKING:
     import pandas as pd  # imported when read: an app that only writes the log never needs it
@@ -36,6 +37,7 @@ __all__ = [
     "DatabaseSink",
     "call_log",
     "call_stats",
+    "project_call_log",
     "read_calls",
 ]
 
@@ -226,3 +228,11 @@ def call_stats(calls: pd.DataFrame) -> pd.DataFrame:
     stats["errors"] = stats["errors"].astype(int)
     stats["error_rate"] = stats["errors"] / stats["calls"]
     return stats[list(STATS_COLUMNS)]
+
+
+def project_call_log(registry: Registry, *, run_id: str | None = None,
+                     handle_sigterm: bool = True) -> CallLog:
+    """The project's call log: every call through a client with this hook lands in the
+    registry's database (batched off the call path; a failing write only warns)."""
+    return CallLog([DatabaseSink(engine=registry.engine)], run_id=run_id,
+                   handle_sigterm=handle_sigterm)

@@ -26,8 +26,11 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield fake
 
 
+SECRET = "sk-proj-secret-0123456789abcdef"
+
+
 def promptkit(project: Path, server: FakeOpenAIServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "x",
+    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": SECRET,
            "PYTHONWARNINGS": "ignore"}
     return subprocess.run([EXE, *args], cwd=project, env=env, capture_output=True, text=True,
                           check=False, timeout=60)
@@ -78,3 +81,19 @@ def test_a_usage_error_exits_2(project: Path, server: FakeOpenAIServer) -> None:
     assert server.requests == []
     unknown = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x", "--model", "nope")
     assert unknown.returncode == 2 and "no model config named 'nope'" in unknown.stderr
+
+
+def test_every_run_lands_in_the_call_log(project: Path, server: FakeOpenAIServer) -> None:
+    server.enqueue(Reply(status=500))
+    assert promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=I love it").returncode == 0
+    failed = promptkit(project, server, "run", "sentiment@1.1.0", "--var", "text=x", "--model", "default")
+    assert failed.returncode == 0
+    logs = promptkit(project, server, "logs", "--json")
+    assert logs.returncode == 0, logs.stderr
+    rows = json.loads(logs.stdout)
+    assert sorted((r["prompt"], r["version"]) for r in rows) == [
+        ("sentiment", "1.1.0"), ("sentiment", "1.2.0")]
+    first = next(r for r in rows if r["version"] == "1.2.0")
+    assert first["attempt_count"] == 2 and first["error_type"] is None
+    assert SECRET not in logs.stdout
+    assert SECRET not in (project / ".promptkit" / "promptkit.db").read_bytes().decode("latin-1")

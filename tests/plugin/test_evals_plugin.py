@@ -157,3 +157,19 @@ def test_a_broken_suite_is_a_collection_error_naming_file_and_line(
     result = evals_project.runpytest("evals")
     result.stdout.fnmatch_lines(["*evals/sentiment.yaml:2: unknown key 'casez'*"])
     assert result.ret != 0
+
+
+def test_a_budget_stops_calls_before_it_is_exceeded(evals_project: pytest.Pytester) -> None:
+    pyproject = evals_project.path / "pyproject.toml"
+    # $1 per 1M tokens each way: one sentiment call costs about $0.0004 at worst.
+    pyproject.write_text(pyproject.read_text().rstrip() + "\nprice_in = 1.0\nprice_out = 1.0\n")
+    result = evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=once",
+                                     "--prompt-budget-usd=0.001", "--prompt-concurrency=1")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1 and outcomes.get("passed", 0) >= 1
+    result.stdout.fnmatch_lines(["*BudgetExceededError*"])
+    from promptkit.registry import Registry
+    from promptkit.registry.calllog import read_calls
+
+    calls = read_calls(Registry(f"sqlite:///{evals_project.path}/.promptkit/promptkit.db").engine)
+    assert 0 < calls["cost_usd"].sum() <= 0.001
