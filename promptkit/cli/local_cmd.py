@@ -26,22 +26,24 @@ def local_group() -> None:
 @click.option("--foreground", is_flag=True, help="Stay attached; Ctrl-C stops the server.")
 @click.option("--n-ctx", type=int, default=server.DEFAULT_N_CTX, show_default=True,
               help="Context window in tokens.")
+@click.option("--threads", "n_threads", type=int, default=None,
+              help="Generation threads (default: half the CPUs).")
 @click.option("--timeout", "timeout_s", type=float, default=server.DEFAULT_START_TIMEOUT_S,
               show_default=True, help="Seconds to wait for the server to answer.")
 @pass_project
 def serve_command(project: Project, port: int, foreground: bool, n_ctx: int,
-                  timeout_s: float) -> None:
+                  n_threads: int | None, timeout_s: float) -> None:
     """Start the server and register the model config `local` (idempotent)."""
     root = project.settings.root
     began = time.monotonic()
     if foreground:
         code = server.serve_foreground(
-            root, port=port, n_ctx=n_ctx, timeout_s=timeout_s,
+            root, port=port, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s,
             on_ready=lambda state: _ready(project, state, time.monotonic() - began),
         )
         raise SystemExit(code)
-    _ready(project, server.start(root, port=port, n_ctx=n_ctx, timeout_s=timeout_s),
-           time.monotonic() - began)
+    state = server.start(root, port=port, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s)
+    _ready(project, state, time.monotonic() - began)
 
 
 def _ready(project: Project, state: ServerState, seconds: float) -> None:

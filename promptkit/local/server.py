@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,7 +54,8 @@ LOG_FILE = Path(".promptkit") / "local-server.log"
 def server_argv(
     model_path: Path, *, port: int, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
 ) -> list[str]:
-    """The command line of `python -m llama_cpp.server` serving the model on 127.0.0.1.
+    """The command line of the server (`llama_cpp.server` through `_llama_main`, which has
+    it evaluate every prompt afresh) serving the model on 127.0.0.1.
 
     Generation uses half the CPUs (llama.cpp's advice; on a busy 2-core machine a second
     spinning thread made generation 2-5x slower), prompt processing all of them. The
@@ -63,7 +67,7 @@ def server_argv(
     cpus = os.cpu_count() or 1
     threads = n_threads or max(cpus // 2, 1)
     return [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "promptkit.local._llama_main",
         "--model", str(model_path), "--model_alias", MODEL_ALIAS,
         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
         "--n_threads", str(threads), "--n_threads_batch", str(max(threads, cpus)),
@@ -197,7 +201,8 @@ def serve_foreground(
     timeout_s: float = DEFAULT_START_TIMEOUT_S,
     on_ready: Callable[[ServerState], None] = lambda state: None,
 ) -> int:
-    """Run the server attached to this terminal until it exits or Ctrl-C; its exit code."""
+    """Run the server attached to this terminal until it exits, Ctrl-C or SIGTERM; its exit
+    code. The server and the state file go with it."""
     running = status(root)
     if running is not None:
         raise _running_error(running)
@@ -205,10 +210,24 @@ def serve_foreground(
     state, process = _launch(root, argv, port=port, model_path=model_path, n_ctx=n_ctx,
                              timeout_s=timeout_s, log_path=None)
     try:
-        on_ready(state)
-        return process.wait()
+        with _sigterm_as_interrupt():
+            on_ready(state)
+            return process.wait()
     except KeyboardInterrupt:
         return 0
     finally:
         terminate(process.pid)
         remove_state(root)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the foreground server the way Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,6 +7,9 @@ failed when CI=true. Figures are printed (`-s`) for docs/local-model.md.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,11 +48,15 @@ def test_a_real_chat_completion_comes_back_with_usage(client: Client) -> None:
           f"in {seconds:.2f} s")
 
 
-def test_temperature_zero_is_deterministic(client: Client) -> None:
-    ask = [{"role": "user", "content": "Write two sentences about the sea."}]
-    outputs = {client.call(ask, config="local", temperature=0, max_tokens=60).output
-               for _ in range(3)}
-    assert len(outputs) == 1, outputs
+def test_temperature_zero_answers_do_not_depend_on_the_request_before(client: Client) -> None:
+    """Asked after another request, and again right after itself (when llama-cpp would reuse
+    its KV cache: this prompt then answered a different sentence), the answer is the same."""
+    sea = [{"role": "user", "content": "Write one short sentence about the sea."}]
+    other = [{"role": "user", "content": "What is the capital of Italy? One word."}]
+    outputs = []
+    for ask in (sea, other, sea, sea):
+        outputs.append(client.call(ask, config="local", temperature=0, max_tokens=60).output)
+    assert outputs[0] == outputs[2] == outputs[3], outputs
 
 
 def test_sentiment_prompt_returns_schema_valid_json(client: Client) -> None:
@@ -89,7 +96,7 @@ def test_tools_are_called_only_with_a_named_tool_choice(
 ) -> None:
     def ask(choice: object) -> Any:
         reply = chat(sdk, local_model, messages=PARIS, tools=[CITY_TOOL], tool_choice=choice,
-                     max_tokens=40)
+                     max_tokens=20)
         return reply.choices[0].message
 
     named = ask(NAMED)
@@ -150,3 +157,32 @@ def test_serve_status_stop_through_the_cli(tmp_path: Path, local_model: ModelCon
     assert not is_alive(state["pid"])
     assert not (tmp_path / STATE_FILE).exists()
     print(f"\nserve → ready in {started_s:.1f} s")
+
+
+def test_foreground_serve_ends_with_its_server_on_sigterm(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from promptkit.cli import main; main()",
+               "--project", str(tmp_path), "local", "serve", "--foreground", "--port", "0"]
+    terminal = tmp_path / "terminal.txt"
+    with terminal.open("wb") as out:
+        cli_process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        state = _wait_for_state(tmp_path / STATE_FILE, cli_process)
+        assert is_alive(state["pid"])
+        cli_process.send_signal(signal.SIGTERM)
+        cli_process.wait(timeout=30)
+    finally:
+        cli_process.kill()
+    output = terminal.read_text(errors="replace")
+    assert cli_process.returncode == 0, output
+    assert "Uvicorn running" in output, "the server's own log goes to the terminal"
+    assert not is_alive(state["pid"])
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+def _wait_for_state(path: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert process.poll() is None, "the foreground serve exited early"
+        assert time.monotonic() < deadline, "no state file within 60 s"
+        time.sleep(0.1)
+    return dict(json.loads(path.read_text()))
