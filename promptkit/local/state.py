@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from promptkit.core.types import Capability, ModelConfig
 from promptkit.errors import ConfigError
+from promptkit.files import write_atomically
 
 __all__ = [
     "CONFIG_NAME",
@@ -80,10 +80,7 @@ def state_path(root: Path) -> Path:
 def write_state(root: Path, state: ServerState) -> Path:
     """Write the state file atomically (a reader never sees half of it)."""
     path = state_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(state.as_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    write_atomically(path, json.dumps(state.as_dict(), indent=2) + "\n")
     return path
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptkit.errors import IntegrityError
+from promptkit.files import write_atomically
 from promptkit.registry.versions import load_verified
 from promptkit.templates.prompt import Prompt
 
@@ -52,7 +51,7 @@ class DiskCache:
         }
         path = self.path(prompt.name, env=env, version=prompt.version)
         try:
-            _write_atomically(path, json.dumps(entry, ensure_ascii=False, indent=1))
+            write_atomically(path, json.dumps(entry, ensure_ascii=False, indent=1))
         except OSError as error:
             log.warning("promptkit: cannot keep a last-known copy at %s: %s", path, error)
 
@@ -77,15 +76,3 @@ class DiskCache:
         return CachedPrompt(prompt, env, entry.get("ledger_id"), str(entry.get("saved_at")))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

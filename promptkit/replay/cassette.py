@@ -19,14 +19,13 @@ shows up in a diff as the lines that changed. No headers are ever stored.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from promptkit.errors import ConfigError
+from promptkit.files import write_atomically
 
 __all__ = ["FORMAT", "Cassette", "dump_cassette", "read_cassette", "write_cassette"]
 
@@ -61,18 +60,8 @@ def read_cassette(path: Path) -> dict[str, Entry] | None:
 
 
 def write_cassette(path: Path, entries: Mapping[str, Entry]) -> None:
-    """Write atomically: a temporary file beside `path`, then `os.replace` (no torn files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(dump_cassette(entries))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write atomically (no torn files, even when processes race)."""
+    write_atomically(path, dump_cassette(entries))
 
 
 def _valid(entry: Any) -> bool:
