@@ -4,8 +4,6 @@ PostgreSQL and MariaDB servers at 127.0.0.1 (skipped when absent, failed when CI
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
 import socket
 import threading
@@ -13,79 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from promptkit.registry import Registry
 from promptkit.templates.library import PromptLibrary
 
-POSTGRES_URL = os.environ.get(
-    "PROMPTKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-MYSQL_URL = os.environ.get("PROMPTKIT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REPO = Path(__file__).resolve().parents[2]
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-]
-
-
-def require_server(url: str, what: str) -> sa.Engine:
-    """An engine on a test server, or skip (fail when CI=true) with the reason."""
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.DBAPIError as error:
-        engine.dispose()
-        reason = f"{what} server not reachable at {make_url(url).render_as_string()}: {error.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the server is required)")
-        pytest.skip(reason)
-    return engine
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'registry.db'}"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema of the `test` database, dropped after."""
-    engine = require_server(POSTGRES_URL, "PostgreSQL")
-    schema = f"pk_{secrets.token_hex(6)}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
-
-
-@pytest.fixture
-def mysql_url() -> Iterator[str]:
-    """A URL on a fresh database of the MariaDB/MySQL server, dropped after."""
-    engine = require_server(MYSQL_URL, "MariaDB/MySQL")
-    database = f"pk_{secrets.token_hex(6)}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
-    try:
-        yield make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{database}`"))
-        engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest) -> str:
-    """The same test on SQLite, PostgreSQL and MariaDB."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 @pytest.fixture
