@@ -42,13 +42,14 @@ def serve_command(project: Project, port: int, foreground: bool, n_ctx: int,
             on_ready=lambda state: _ready(project, state, time.monotonic() - began),
         )
         raise SystemExit(code)
+    running = server.status(root)
     state = server.start(root, port=port, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s)
-    _ready(project, state, time.monotonic() - began)
+    _ready(project, state, None if running else time.monotonic() - began)
 
 
-def _ready(project: Project, state: ServerState, seconds: float) -> None:
-    click.echo(f"local model {state.model} at {state.base_url} (pid {state.pid}, "
-               f"ready in {seconds:.1f} s)")
+def _ready(project: Project, state: ServerState, seconds: float | None) -> None:
+    how = f"ready in {seconds:.1f} s" if seconds is not None else f"up since {state.started_at}"
+    click.echo(f"local model {state.model} at {state.base_url} (pid {state.pid}, {how})")
     click.echo(_register(project, state.config), err=True)
     click.echo(f"state: {state_path(project.settings.root)}; stop with `promptkit local stop`",
                err=True)
