@@ -3,6 +3,7 @@
     PromptkitError
     ├── UsageError                  a command or API called the wrong way (CLI exit 2)
     ├── ConfigError                 a bad setting or model config
+    │   └── LocalExtraMissingError  the [local] extra or its model is not installed: .command
     ├── PromptError                 a prompt file: .prompt, .version, .path, .line
     │   ├── PromptNotFoundError     no such prompt or version
     │   ├── PromptFormatError       front matter: YAML, unknown key, wrong type (.field)
@@ -20,6 +21,7 @@
     │   └── BudgetExceededError     the cost breaker stopped a call before it spent
     ├── ContextBudgetError          messages cannot fit the context window
     ├── ReplayMissError             no recording matches: .nearest, .differences
+    ├── LocalServerError            the local model server did not start: .log_tail
     ├── RegistryError               the prompt registry
     │   ├── NotPublishedError       a version or label the registry does not hold
     │   ├── ImmutableVersionError   a released version's content would change
@@ -49,6 +51,8 @@ __all__ = [
     "ImmutableVersionError",
     "InputValidationError",
     "IntegrityError",
+    "LocalExtraMissingError",
+    "LocalServerError",
     "ModelAPIError",
     "ModelCallError",
     "NotPublishedError",
@@ -81,6 +85,37 @@ class UsageError(PromptkitError):
 
 class ConfigError(PromptkitError):
     """A setting or a model config is missing or invalid."""
+
+
+class LocalExtraMissingError(ConfigError):
+    """What the local server needs is not installed; `.command` installs it."""
+
+    def __init__(self, missing: Sequence[str], command: str) -> None:
+        self.missing = list(missing)
+        self.command = command
+        super().__init__(
+            f"the local model server needs {' and '.join(self.missing)}, which "
+            f"{'is' if len(self.missing) == 1 else 'are'} not installed; install with:\n"
+            f"    {command}"
+        )
+
+
+class LocalServerError(PromptkitError):
+    """The local server exited or did not answer in time; carries the end of its log."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        log_path: Path | None = None,
+        log_tail: str = "",
+        returncode: int | None = None,
+    ) -> None:
+        self.log_path = log_path
+        self.log_tail = log_tail
+        self.returncode = returncode
+        where = f"\nlast lines of {log_path}:\n{log_tail}" if log_tail else ""
+        super().__init__(f"{message}{where}")
 
 
 class PromptError(PromptkitError):

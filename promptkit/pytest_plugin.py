@@ -189,4 +189,6 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         config.stash[DESELECTED] = config.stash.get(DESELECTED, 0) + len(items)
 
 
-from promptkit.testing.fixtures import fake_openai  # noqa: E402, F401  (a fixture for users' tests)
+# Fixtures offered to users' own tests.
+from promptkit.local.fixtures import local_model  # noqa: E402, F401
+from promptkit.testing.fixtures import fake_openai  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """A real small chat model on this machine: SmolLM2-135M-Instruct behind llama-cpp-python's
 OpenAI-compatible server, started and stopped per project (`promptkit local serve|stop`)."""
 
-from promptkit.local.errors import LocalExtraMissingError, LocalServerError
+from promptkit.errors import LocalExtraMissingError, LocalServerError
 from promptkit.local.model import find_model_file, require_installed
 from promptkit.local.server import (
     DEFAULT_N_CTX,

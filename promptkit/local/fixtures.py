@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from promptkit.core.types import ModelConfig
-from promptkit.local.errors import LocalExtraMissingError
+from promptkit.errors import LocalExtraMissingError
 from promptkit.local.server import start, stop
 
 __all__ = ["local_model"]

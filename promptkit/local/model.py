@@ -11,7 +11,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from promptkit.local.errors import LocalExtraMissingError
+from promptkit.errors import LocalExtraMissingError
 
 __all__ = [
     "EXTRA_COMMAND",

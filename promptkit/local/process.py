@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptkit.local.errors import LocalServerError
+from promptkit.errors import LocalServerError
 
 __all__ = [
     "free_port",

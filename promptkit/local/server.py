@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from promptkit.core.types import Capability, ModelConfig
-from promptkit.errors import UsageError
-from promptkit.local.errors import LocalServerError
+from promptkit.errors import LocalServerError, UsageError
 from promptkit.local.model import MODEL_ALIAS, find_model_file, require_installed
 from promptkit.local.process import (
     free_port,
