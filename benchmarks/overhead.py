@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,8 @@ import openai
 from _common import config, items, reply, server_process
 
 from promptkit.core import AsyncClient, OutputSpec
+from promptkit.core.calllog import CallLog
+from promptkit.registry.calllog import DatabaseSink
 
 BLOCK = 50
 
@@ -63,9 +66,14 @@ async def _measure(base_url: str, calls: int, hooks: tuple[Any, ...] = ()) -> di
             "added_us": round(added * 1e6, 1)}
 
 
-def run(calls: int = 2000, hooks: tuple[Any, ...] = ()) -> dict[str, Any]:
-    with server_process(reply(0.0)) as base_url:
-        return asyncio.run(_measure(base_url, calls, hooks))
+def run(calls: int = 2000) -> dict[str, Any]:
+    """Without hooks, then with the call log writing to SQLite on disk."""
+    with server_process(reply(0.0)) as base_url, tempfile.TemporaryDirectory() as folder:
+        bare = asyncio.run(_measure(base_url, calls))
+        log = CallLog([DatabaseSink(f"sqlite:///{folder}/calls.db")], handle_sigterm=False)
+        logged = asyncio.run(_measure(base_url, calls, (log,)))
+        log.close()
+    return {"without_log": bare, "with_call_log": logged}
 
 
 if __name__ == "__main__":
