@@ -7,6 +7,7 @@ reports items one by one), recordings flushed and unused ones reported at the en
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from promptkit.evals import EvalItem, EvalOptions, EvalSession, load_suite
 from promptkit.evals.gate_run import gate_against
 from promptkit.evals.reports import text_summary
 from promptkit.evals.results import CaseResult
-from promptkit.replay import RecordMode
+from promptkit.replay import RecordMode, Unused, find_unused, remove_unused
 
 __all__ = ["EvalFailure", "SuiteFile", "SuiteItem"]
 
@@ -149,23 +150,63 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Flush recordings, report (and in rewrite mode remove) unused ones, store results.
+
+    Recordings count as unused only in the folders of the versions that ran, and only when
+    nothing was deselected. A pytest-xdist worker sends what it used and its results to the
+    controller, which decides for all of them."""
     config = session.config
     evals = config.stash[SESSION]
     ran = [i for i in session.items if isinstance(i, SuiteItem)]
-    if not ran:
+    complete = not config.stash.get(DESELECTED, 0)
+    within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran}) if complete else []
+    if hasattr(config, "workerinput"):
+        evals.finish(within=[])  # flush only
+        config.workeroutput[WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
+            {"used": evals.replay.used(), "rows": evals.rows(), "within": within}, default=str)
+        return
+    workers = config.stash.get(WORKERS, [])
+    if not ran and not workers:
         return
     baseline = config.getoption("prompt_baseline")
-    if baseline and not hasattr(config, "workerinput"):
+    if baseline and ran:
         config.stash[GATE], failed = _gate(evals, baseline)
         if failed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran})
-    unused = evals.finish(within)
-    deselected = config.stash.get(DESELECTED, 0)
-    evals.unused_report = unused.lines(evals.replay.root.parent) if not deselected else []
+    unused = evals.finish(within) if not workers else _finish_for_workers(evals, workers)
+    evals.unused_report = unused.lines(evals.replay.root.parent)
     evals.run_info = evals.save_results()
     if evals.options.results is not None:
         evals.write_results(evals.options.results)
+
+
+WORKER_KEY = "promptkit_evals"
+WORKERS = pytest.StashKey[list[dict[str, Any]]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: keep what a finished worker used and produced."""
+    data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    if data:
+        config = node.config
+        config.stash.setdefault(WORKERS, []).append(json.loads(data))
+
+
+def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Unused:
+    evals.finish(within=[])
+    used: dict[str, set[str]] = {}
+    for worker in workers:
+        evals.worker_rows.extend(worker["rows"])
+        for path, keys in worker["used"].items():
+            used.setdefault(path, set()).update(keys)
+    within = sorted({w for worker in workers for w in worker["within"]})
+    if not within or not all(worker["within"] for worker in workers):
+        return Unused()
+    unused = find_unused(evals.replay.root, used, within)
+    if evals.replay.mode is RecordMode.REWRITE:
+        remove_unused(unused)
+    return unused
 
 
 def _gate(evals: EvalSession, baseline: str) -> tuple[list[str], bool]:

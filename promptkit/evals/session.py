@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from promptkit.config import Settings
 from promptkit.core import AsyncClient, Budget, CallHooks, CostBreaker
@@ -57,6 +58,7 @@ class EvalSession:
     _futures: dict[str, concurrent.futures.Future[CaseResult]] = field(default_factory=dict)
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
     unused_report: list[str] = field(default_factory=list)
+    worker_rows: list[dict[str, Any]] = field(default_factory=list)
     run_info: RunInfo | None = None
     _call_log: CallLog | None = None
 
@@ -140,23 +142,28 @@ class EvalSession:
             self._call_log.close()
         return self.replay.finish(within)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """This process's results as rows, plus those pytest-xdist workers sent."""
+        return [r.row() for r in self.results] + self.worker_rows
+
     def summary(self) -> list[VersionSummary]:
-        return summarize(results_frame(self.results))
+        return summarize(results_frame(self.rows()))
 
     def save_results(self) -> RunInfo | None:
         """Store this run's results in the project database; a failure only warns."""
-        if not self.results:
+        rows = self.rows()
+        if not rows:
             return None
         repo = find_repo(self.settings.root)
         commit = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
         try:
             return ResultStore(self.registry).save(
-                self.results, git_commit=commit, options=asdict(self.options))
+                rows, git_commit=commit, options=asdict(self.options))
         except PromptkitError as exc:
             warnings.warn(f"promptkit: eval results were not stored: {exc}", stacklevel=2)
             return None
 
     def write_results(self, path: Path) -> None:
         """The results table as CSV, JSON or JSONL (by the file's suffix)."""
-        write_frame(results_frame(self.results), path)
+        write_frame(results_frame(self.rows()), path)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,12 +81,14 @@ class ResultStore:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def save(self, results: Sequence[CaseResult], *, git_commit: str | None = None,
-             options: dict[str, Any] | None = None) -> RunInfo:
-        """Store one run; returns its id. Written in one transaction."""
-        info = RunInfo(str(uuid.uuid4()), datetime.now(UTC), git_commit, len(results),
-                       sum(r.passed for r in results))
-        versions = sorted({f"{r.prompt}@{r.version}" for r in results})
+    def save(self, results: Sequence[CaseResult | Mapping[str, Any]], *,
+             git_commit: str | None = None, options: dict[str, Any] | None = None) -> RunInfo:
+        """Store one run (results, or their rows as `CaseResult.row()` gives them, e.g.
+        sent by pytest-xdist workers); returns its id. Written in one transaction."""
+        rows = [r.row() if isinstance(r, CaseResult) else dict(r) for r in results]
+        info = RunInfo(str(uuid.uuid4()), datetime.now(UTC), git_commit, len(rows),
+                       sum(bool(r["passed"]) for r in rows))
+        versions = sorted({f"{r['prompt']}@{r['version']}" for r in rows})
         self.registry.migrate()
         with write_transaction(self.registry.engine) as conn:
             conn.execute(RUNS.insert().values(
@@ -94,8 +96,8 @@ class ResultStore:
                 options=json.dumps(options or {}, sort_keys=True, default=str),
                 versions=json.dumps(versions), cases=info.cases, passed=info.passed,
             ))  # fmt: skip
-            if results:
-                conn.execute(RESULTS.insert(), [_row(info.run_id, r) for r in results])
+            if rows:
+                conn.execute(RESULTS.insert(), [_row(info.run_id, r) for r in rows])
         return info
 
     def frame(self, *, run_id: str | None = None, content_hash: str | None = None,
@@ -131,8 +133,7 @@ class ResultStore:
         return [RunInfo(r.run_id, r.started_at, r.git_commit, r.cases, r.passed) for r in rows]
 
 
-def _row(run_id: str, result: CaseResult) -> dict[str, Any]:
-    row = result.row()
+def _row(run_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "run_id": run_id, "suite": row["suite"], "prompt": row["prompt"],
         "version": row["version"], "content_hash": row["content_hash"],

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from promptkit.errors import UsageError
 from promptkit.evals.results import CaseResult
+from promptkit.templates.versions import version_key
 
 __all__ = ["VersionSummary", "results_frame", "summarize", "write_frame"]
 
@@ -34,9 +36,9 @@ class VersionSummary:
                 f"p50 {self.p50_latency_s * 1000:.0f} ms  p95 {self.p95_latency_s * 1000:.0f} ms")
 
 
-def results_frame(results: Iterable[CaseResult]) -> pd.DataFrame:
-    """One row per case × version."""
-    return pd.DataFrame([r.row() for r in results])
+def results_frame(results: Iterable[CaseResult | Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per case × version (from results, or rows as `CaseResult.row()` gives them)."""
+    return pd.DataFrame([r.row() if isinstance(r, CaseResult) else dict(r) for r in results])
 
 
 def summarize(frame: pd.DataFrame) -> list[VersionSummary]:
@@ -51,7 +53,7 @@ def summarize(frame: pd.DataFrame) -> list[VersionSummary]:
             passed=int(group["passed"].sum()), cost_usd=float(group["cost_usd"].sum()),
             p50_latency_s=float(latency.quantile(0.5)), p95_latency_s=float(latency.quantile(0.95)),
         ))  # fmt: skip
-    return summaries
+    return sorted(summaries, key=lambda s: (s.prompt, version_key(s.version)))
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

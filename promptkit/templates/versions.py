@@ -8,12 +8,21 @@ from packaging.version import InvalidVersion, Version
 
 from promptkit.errors import UsageError
 
-__all__ = ["LATEST", "is_version", "latest", "next_version", "parse_ref", "sort_versions"]
+__all__ = [
+    "LATEST",
+    "is_version",
+    "latest",
+    "next_version",
+    "parse_ref",
+    "sort_versions",
+    "version_key",
+]
 
 LATEST = "latest"
 
 
-def _key(version: str) -> Version:
+def version_key(version: str) -> Version:
+    """The sort key of a version: compared as numbers, pre-releases before releases."""
     try:
         return Version(version)
     except InvalidVersion as exc:
@@ -33,7 +42,7 @@ def is_version(text: str) -> bool:
 
 def sort_versions(versions: Iterable[str]) -> list[str]:
     """Oldest first, compared as numbers: `1.10.0` comes after `1.9.0`."""
-    return sorted(versions, key=_key)
+    return sorted(versions, key=version_key)
 
 
 def latest(versions: Iterable[str]) -> str | None:
@@ -44,7 +53,7 @@ def latest(versions: Iterable[str]) -> str | None:
 
 def next_version(current: str, bump: str = "minor") -> str:
     """The version after `current`, keeping its style (`v` prefix, number of parts)."""
-    parsed = _key(current)
+    parsed = version_key(current)
     parts = list(parsed.release) + [0] * (3 - len(parsed.release))
     index = {"major": 0, "minor": 1, "patch": 2}.get(bump)
     if index is None:

@@ -173,3 +173,28 @@ def test_a_budget_stops_calls_before_it_is_exceeded(evals_project: pytest.Pytest
 
     calls = read_calls(Registry(f"sqlite:///{evals_project.path}/.promptkit/promptkit.db").engine)
     assert 0 < calls["cost_usd"].sum() <= 0.001
+
+
+def test_under_xdist_the_controller_reports_and_prunes_for_all_workers(
+    evals_project: pytest.Pytester,
+) -> None:
+    record(evals_project)
+    suite = evals_project.path / "evals" / "sentiment.yaml"
+    suite.write_text(SUITE.split("  - id: fine")[0])  # drop the `fine` case
+    result = evals_project.runpytest_subprocess("evals", "--prompt-version=all", "-n", "2",
+                                                "--prompt-record=rewrite")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines([
+        "sentiment@1.0.0 * 2 cases   100.0% passed*",
+        "sentiment@1.2.0 * 2 cases   100.0% passed*",
+        "*unused cassette fixtures/sentiment/sentiment@1.1.0/fine.json*",
+    ])
+    cassettes = sorted(p.name for p in (evals_project.path / "fixtures").rglob("*.json"))
+    assert cassettes == ["hate.json"] * 3 + ["love.json"] * 3  # only `fine` went, nothing used
+
+
+def test_a_deselected_run_never_prunes(evals_project: pytest.Pytester) -> None:
+    record(evals_project)
+    evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=rewrite",
+                            "-k", "love").assert_outcomes(passed=3, deselected=6)
+    assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
