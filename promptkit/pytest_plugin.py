@@ -15,14 +15,16 @@ from typing import Any
 import pytest
 
 from promptkit.config import load_settings
+from promptkit.core import CallResult, Message
 from promptkit.errors import PromptkitError
 from promptkit.evals import EvalItem, EvalOptions, EvalSession, load_suite
 from promptkit.evals.gate_run import gate_against
 from promptkit.evals.reports import text_summary
 from promptkit.evals.results import CaseResult
 from promptkit.replay import RecordMode, Unused, find_unused, remove_unused
+from promptkit.templates import Prompt
 
-__all__ = ["EvalFailure", "SuiteFile", "SuiteItem"]
+__all__ = ["EvalFailure", "PromptUnderTest", "SuiteFile", "SuiteItem", "prompt"]
 
 SESSION = pytest.StashKey[EvalSession]()
 
@@ -55,6 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "prompt_eval: an item generated from an eval suite")
     config.addinivalue_line("markers", "critical: an eval case that must never regress")
+    config.addinivalue_line("markers", "prompt(name): the prompt the `prompt` fixture loads, "
+                            "at each version --prompt-version selects")
     options = EvalOptions(
         version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
         record=RecordMode(config.getoption("prompt_record")),
@@ -119,6 +123,65 @@ class EvalFailure(Exception):
     def __init__(self, result: CaseResult) -> None:
         super().__init__(result.item_id)
         self.result = result
+
+
+class PromptUnderTest:
+    """What the `prompt` fixture hands a test: one version of a prompt, ready to render and
+    to call (through the core, replayed from or recorded to the test's own cassette)."""
+
+    def __init__(self, prompt: Prompt, session: EvalSession, cassette: str) -> None:
+        self.prompt, self._session, self._cassette = prompt, session, cassette
+        self._calls = 0
+
+    @property
+    def version(self) -> str:
+        return self.prompt.version
+
+    @property
+    def ref(self) -> str:
+        return self.prompt.ref
+
+    def render(self, variables: dict[str, Any] | None = None, /, **more: Any) -> list[Message]:
+        return self.prompt.render(variables, **more)
+
+    def call(self, variables: dict[str, Any] | None = None, /, **more: Any) -> CallResult:
+        """Render with the variables and call; the validated `CallResult`."""
+        self._calls += 1
+        return self._session.call(self.prompt, {**(variables or {}), **more},
+                                  cassette=self._cassette, repeat=self._calls - 1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test using the `prompt` fixture runs once per selected version of the prompt named
+    by its `@pytest.mark.prompt("name")` marker."""
+    marker = metafunc.definition.get_closest_marker("prompt")
+    if "prompt" not in metafunc.fixturenames or marker is None:
+        return  # a `prompt` fixture of the user's own is left alone
+    if not marker.args:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
+    session = metafunc.config.stash[SESSION]
+    name = str(marker.args[0])
+    try:
+        versions = session.versions(name)
+    except PromptkitError as exc:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    metafunc.parametrize("prompt", versions, indirect=True,
+                         ids=[f"{name}@{v}" for v in versions])
+
+
+@pytest.fixture
+def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
+    """The prompt at the version under test (see `--prompt-version`)."""
+    marker = request.node.get_closest_marker("prompt")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: the `prompt` fixture needs "
+                                "@pytest.mark.prompt(\"NAME\") to know which prompt to load")
+    session = request.config.stash[SESSION]
+    name = str(marker.args[0])
+    loaded = session.library.load(name, request.param)
+    test = request.node.originalname or request.node.name
+    cassette = f"tests/{request.node.path.stem}/{test}/{loaded.ref}.json"
+    return PromptUnderTest(loaded, session, cassette)
 
 
 @pytest.hookimpl(trylast=True)

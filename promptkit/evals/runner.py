@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptkit.core import AsyncClient, CallResult, OutputSpec
+from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
 from promptkit.core.prices import price_call
 from promptkit.errors import PromptError, PromptkitError
 from promptkit.evals.assertions import Observation, Outcome
@@ -105,16 +105,21 @@ class EvalRunner:
         except PromptError as exc:
             return Observation(error=str(exc), variables=item.case.variables), exc
         try:
-            result = await self.client.call(
-                messages, config=self.config_for(prompt), output=output,
-                temperature=prompt.meta.effective_temperature, max_tokens=prompt.meta.max_tokens,
-                metadata={"prompt": prompt.name, "version": prompt.version,
-                          "content_hash": prompt.content_hash, "case": item.case.id},
-            )  # fmt: skip
+            result = await self.call(prompt, messages, case=item.case.id)
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
                                variables=item.case.variables), exc
         return _observation(result, output, self._cost(result), item.case.variables), result
+
+    async def call(self, prompt: Prompt, messages: list[Message], *,
+                   case: str | None = None) -> CallResult:
+        """Call the model with a prompt's settings (its output spec, temperature, limits)."""
+        return await self.client.call(
+            messages, config=self.config_for(prompt), output=prompt.meta.output,
+            temperature=prompt.meta.effective_temperature, max_tokens=prompt.meta.max_tokens,
+            metadata={"prompt": prompt.name, "version": prompt.version,
+                      "content_hash": prompt.content_hash, "case": case},
+        )  # fmt: skip
 
     def _cost(self, result: CallResult) -> float:
         config = self.client.config(result.config_name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.config import Settings
-from promptkit.core import AsyncClient, Budget, CallHooks, CostBreaker
+from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreaker
 from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError, UsageError
@@ -27,8 +27,8 @@ from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
 from promptkit.registry.calllog import project_call_log
-from promptkit.replay import RecordMode, ReplaySession, Unused
-from promptkit.templates import PromptLibrary
+from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
+from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.provenance import find_repo
 
 __all__ = ["EvalOptions", "EvalSession"]
@@ -94,13 +94,16 @@ class EvalSession:
             hooks.append(self._call_log)
         return hooks
 
+    def versions(self, name: str) -> list[str]:
+        """The versions of `name` the options select (`--prompt-version`)."""
+        return select_versions(self.library, name, self.options.version,
+                               resolve_label=self._pinned, base=self.options.base)
+
     def items(self, suite: Suite) -> list[EvalItem]:
         """The suite's cases × the selected versions of its prompt."""
         if self.options.repeat is not None:
             suite = replace(suite, repeat=self.options.repeat)
-        versions = select_versions(self.library, suite.prompt, self.options.version,
-                                   resolve_label=self._pinned, base=self.options.base)
-        prompts = [self.library.load(suite.prompt, v) for v in versions]
+        prompts = [self.library.load(suite.prompt, v) for v in self.versions(suite.prompt)]
         return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite.cases]
 
     def _pinned(self, name: str, label: str) -> str:
@@ -125,6 +128,17 @@ class EvalSession:
         (the gate's runs: a baseline is compared, not reported as tests)."""
         self.start(items)
         return [self._submit(item).result() for item in items]
+
+    def call(self, prompt: Prompt, variables: dict[str, Any], *, cassette: str,
+             repeat: int = 0) -> CallResult:
+        """One call of `prompt` (render, call, validate), replayed from or recorded to
+        `cassette`: what the `prompt` fixture of Python-written tests does."""
+
+        async def call() -> CallResult:
+            with self.replay.cassette(cassette), repeat_index(repeat):
+                return await self.runner.call(prompt, prompt.render(variables))
+
+        return self._loop.run(call())
 
     def _submit(self, item: EvalItem) -> concurrent.futures.Future[CaseResult]:
         future = self._futures.get(item.id)

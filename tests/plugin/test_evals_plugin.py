@@ -198,3 +198,33 @@ def test_a_deselected_run_never_prunes(evals_project: pytest.Pytester) -> None:
     evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=rewrite",
                             "-k", "love").assert_outcomes(passed=3, deselected=6)
     assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
+
+
+PYTHON_TEST = '''
+import pytest
+
+@pytest.mark.prompt("sentiment")
+def test_love_is_positive(prompt):
+    assert "I love it" in prompt.render(text="I love it")[-1]["content"]
+    result = prompt.call(text="I love it")
+    assert result.output["sentiment"] == "positive"
+'''
+
+
+def test_python_tests_get_the_prompt_at_each_version(evals_project: pytest.Pytester,
+                                                    server: FakeOpenAIServer) -> None:
+    evals_project.makepyfile(test_mine=PYTHON_TEST)
+    recorded = evals_project.runpytest("test_mine.py", "--prompt-version=all",
+                                       "--prompt-record=once", "-v")
+    recorded.assert_outcomes(passed=3)
+    recorded.stdout.fnmatch_lines(["*test_love_is_positive?sentiment@1.0.0? PASSED*"])
+    assert (evals_project.path / "fixtures/tests/test_mine/test_love_is_positive/"
+            "sentiment@1.2.0.json").is_file()
+    server.stop()
+    evals_project.runpytest("test_mine.py", "--prompt-version=1.1.0").assert_outcomes(passed=1)
+
+
+def test_a_prompt_test_without_its_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(prompt):\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*the `prompt` fixture needs @pytest.mark.prompt(\"NAME\")*"])
