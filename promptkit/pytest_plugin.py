@@ -158,7 +158,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "prompt" not in metafunc.fixturenames or marker is None:
         return  # a `prompt` fixture of the user's own is left alone
     if not marker.args:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
     session = metafunc.config.stash[SESSION]
     name = str(marker.args[0])
     try:
