@@ -12,8 +12,9 @@ Names are imported on first use, so `import promptkit` (and the pytest plugin) s
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from promptkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from promptkit.core import AsyncClient, CallResult, Client, ModelConfig, OutputSpec
@@ -56,10 +57,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'promptkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +13,16 @@ from promptkit.config import Settings, load_settings
 from promptkit.errors import ModelCallError, PromptkitError
 from promptkit.templates.library import PromptLibrary
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "Project", "cli", "main", "pass_project"]
+__all__ = [
+    "COMMAND_MODULES",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Project",
+    "cli",
+    "main",
+    "pass_project",
+]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -35,8 +45,28 @@ class Project:
 pass_project = click.make_pass_decorator(Project, ensure=True)
 
 
+COMMAND_MODULES = {
+    "config": "registry_cmd", "diff": "prompts", "gate": "gate_cmd", "history": "registry_cmd",
+    "lint": "lint_cmd", "list": "prompts", "local": "local_cmd", "log": "prompts",
+    "logs": "logs_cmd", "new": "prompts", "pin": "registry_cmd", "pins": "registry_cmd",
+    "promote": "gate_cmd", "publish": "registry_cmd", "render": "prompts",
+    "rollback": "registry_cmd", "run": "run_cmd", "show": "prompts",
+}  # fmt: skip
+"""Which module of promptkit.cli defines each command: it is imported only when its command
+runs, so `promptkit list` does not pay for the SDK, SQLAlchemy and pandas."""
+
+
 class _Group(click.Group):
-    """Turns promptkit's errors into one line on stderr and the documented exit code."""
+    """Loads commands on demand, and turns promptkit's errors into one line on stderr and
+    the documented exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"promptkit.cli.{COMMAND_MODULES[name]}")
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -1,0 +1,28 @@
+"""The command group: every command is loadable by name, and the table that loads them
+lazily names each command's real module."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import promptkit.cli
+from promptkit.cli.app import COMMAND_MODULES, cli
+
+
+def test_the_lazy_table_names_every_command_and_its_module() -> None:
+    for module in pkgutil.iter_modules(promptkit.cli.__path__):
+        importlib.import_module(f"promptkit.cli.{module.name}")
+    defined = {name: command.callback.__module__.removeprefix("promptkit.cli.")
+               for name, command in cli.commands.items() if command.callback is not None}
+    assert defined == COMMAND_MODULES
+
+
+def test_a_light_command_does_not_import_the_sdk() -> None:
+    code = ("import sys; from promptkit.cli import cli; cli.get_command(None, 'list'); "
+            "print('openai' in sys.modules, 'sqlalchemy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "False"]
