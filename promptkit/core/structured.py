@@ -1,14 +1,19 @@
 """Asking an endpoint for structured output the way it can give it, and reading the answer back.
 
-| capability    | on the wire                                        | output read from        |
-|---------------|----------------------------------------------------|-------------------------|
-| `json_schema` | `response_format: json_schema` (strict when it can) | the message content     |
-| `json_object` | `response_format: json_object` + schema in prompt  | the message content     |
-| `tool`        | one tool, forced with `tool_choice`                | the tool call arguments |
-| `prompt`      | the schema asked for in the system message         | JSON found in the text  |
+| capability           | on the wire                                         | output read from   |
+|----------------------|-----------------------------------------------------|--------------------|
+| `json_schema`        | `response_format: json_schema` (strict if it can)   | the content        |
+| `json_object_schema` | `response_format: {type: json_object, schema: ...}` | the content        |
+| `json_object`        | `response_format: json_object` + schema in prompt   | the content        |
+| `tool`               | one tool, forced with `tool_choice`                 | the tool call args |
+| `prompt`             | the schema asked for in the system message          | JSON in the text   |
 
 An output spec in `tool` mode is sent as a forced tool call by `json_schema` and `tool`
-endpoints. Whatever the route, the value is parsed here and validated by the caller.
+endpoints. `json_object_schema` (llama.cpp's server) decodes under a grammar built from the
+schema, so the schema stays out of the prompt; a `tool` mode spec is asked for as JSON
+there, with a one-line instruction naming the function. Whatever the route, the value is
+parsed here and validated by the caller (a grammar does not enforce every keyword, e.g.
+numeric bounds).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptkit.core.types import Capability, Message, OutputSpec
+from promptkit.core.types import Capability, Message, OutputSpec, ToolSpec
 from promptkit.errors import UsageError
 
 __all__ = ["Extracted", "OutputPlan", "extract_json", "plan_output"]
@@ -72,6 +77,9 @@ def plan_output(spec: OutputSpec, capability: Capability) -> OutputPlan:
         fmt = {"name": name, "schema": schema, "strict": is_strict_compatible(schema)}
         params = {"response_format": {"type": "json_schema", "json_schema": fmt}}
         return OutputPlan("json_schema", schema, params)
+    if capability == "json_object_schema":
+        params = {"response_format": {"type": "json_object", "schema": schema}}
+        return OutputPlan(capability, schema, params, instruction=_function_instruction(spec))
     params = {"response_format": {"type": "json_object"}} if capability == "json_object" else {}
     return OutputPlan(capability, schema, params, instruction=_instruction(schema, spec))
 
@@ -100,14 +108,26 @@ def _tool_params(name: str, description: str, schema: dict[str, Any]) -> dict[st
 def _instruction(schema: dict[str, Any], spec: OutputSpec) -> str:
     text = json.dumps(schema, ensure_ascii=False)
     if spec.mode == "tool" and spec.tool is not None:
-        what = f"the arguments of the function `{spec.tool.name}`"
-        if spec.tool.description:
-            what += f" ({spec.tool.description})"
         return (
-            f"Respond with only a JSON object holding {what}, matching this JSON Schema, "
-            f"and no other text:\n{text}"
+            f"Respond with only a JSON object holding {_arguments_of(spec.tool)}, matching this "
+            f"JSON Schema, and no other text:\n{text}"
         )
     return f"Respond with only JSON matching this JSON Schema, and no other text:\n{text}"
+
+
+def _function_instruction(spec: OutputSpec) -> str | None:
+    """A tool-mode prompt asked for plain JSON: which function's arguments (the schema
+    itself is enforced by the server's grammar, so it is not repeated in the prompt)."""
+    if spec.mode != "tool" or spec.tool is None:
+        return None
+    return f"Respond with only a JSON object holding {_arguments_of(spec.tool)}."
+
+
+def _arguments_of(tool: ToolSpec) -> str:
+    what = f"the arguments of the function `{tool.name}`"
+    if tool.description:
+        what += f" ({tool.description})"
+    return what
 
 
 def is_strict_compatible(schema: Any) -> bool:

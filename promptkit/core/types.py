@@ -11,8 +11,10 @@ __all__ = ["Capability", "Message", "ModelConfig", "OutputMode", "OutputSpec", "
 Message = dict[str, Any]
 """A chat message as the OpenAI API takes it: {"role": ..., "content": ...}."""
 
-Capability = Literal["json_schema", "json_object", "tool", "prompt"]
-"""How an endpoint can be made to return structured output."""
+Capability = Literal["json_schema", "json_object_schema", "json_object", "tool", "prompt"]
+"""How an endpoint can be made to return structured output. `json_object_schema` is JSON
+mode constrained by the schema, as llama.cpp's server offers
+(`response_format: {"type": "json_object", "schema": ...}`)."""
 
 OutputMode = Literal["json_schema", "json_object", "tool", "text"]
 """What a prompt asks for: JSON matching a schema, any JSON object, a tool call, or text."""

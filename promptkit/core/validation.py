@@ -73,7 +73,9 @@ def reask_messages(plan: OutputPlan, got: Extracted, errors: list[str]) -> list[
             f"Call `{plan.tool_name}` again with corrected arguments."
         )
         return [
-            {"role": "assistant", "content": None, "tool_calls": [call]},
+            # "" rather than None: llama.cpp's server refuses a null content (HTTP 500);
+            # OpenAI and the other endpoints take an empty string alike.
+            {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": got.tool_call_id, "content": text},
         ]
     if plan.technique == "tool":
