@@ -45,8 +45,9 @@ DEFAULT_PORT = 8765
 DEFAULT_N_CTX = 8192
 """SmolLM2's training context; the KV cache it needs is under 200 MB for the 135M model."""
 DEFAULT_START_TIMEOUT_S = 120.0
-CAPABILITY: Capability = "json_object"
-"""What the server supports: `response_format: json_object` (json_schema gets HTTP 500)."""
+CAPABILITY: Capability = "json_object_schema"
+"""What the server supports: `response_format: json_object` with a `schema`, which it
+enforces by a grammar (`json_schema` gets HTTP 500)."""
 LOG_FILE = Path(".promptkit") / "local-server.log"
 
 

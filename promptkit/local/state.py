@@ -47,7 +47,8 @@ class ServerState:
 
     @property
     def config(self) -> ModelConfig:
-        """The model config `local`: no key, free, json_object, the server's context size.
+        """The model config `local`: no key, free, JSON mode constrained by the schema
+        (`json_object_schema`), the server's context size.
 
         Requests queue at the server, so an attempt may wait long (`timeout_s` 300). The
         server answers a request it cannot parse with HTTP 500, which retrying cannot fix,

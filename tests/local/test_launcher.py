@@ -63,7 +63,7 @@ def test_launch_waits_for_models_and_records_pid_port_and_config(root: Path) -> 
     assert stored["config"] == {
         **stored["config"], "name": "local", "model": "fake-smol",
         "base_url": f"http://127.0.0.1:{port}/v1", "api_key_env": "",
-        "capability": "json_object", "price_in": 0.0, "price_out": 0.0, "context_window": 4096,
+        "capability": "json_object_schema", "price_in": 0.0, "price_out": 0.0, "context_window": 4096,
     }
     assert running_config(root) == state.config
 

@@ -123,15 +123,21 @@ def test_a_tool_call_turn_needs_string_content_to_be_sent_back(
     assert send("").choices[0].message.tool_calls
 
 
-def test_json_object_is_honoured_and_json_schema_is_a_server_error(
+def test_json_object_takes_a_schema_and_json_schema_is_a_server_error(
     sdk: openai.OpenAI, local_model: ModelConfig
 ) -> None:
-    """Why `local` says capability json_object."""
+    """Why `local` says capability json_object_schema."""
+    assert local_model.capability == "json_object_schema"
     ask = [{"role": "user", "content": "Give the capital of France as JSON."}]
     reply = chat(sdk, local_model, messages=ask, max_tokens=40,
                  response_format={"type": "json_object"})
     assert isinstance(json.loads(reply.choices[0].message.content), dict)
     schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    capital = {"type": "object", "additionalProperties": False, "required": ["city", "country"],
+               "properties": {"city": {"type": "string"}, "country": {"type": "string"}}}
+    reply = chat(sdk, local_model, messages=ask, max_tokens=40,
+                 response_format={"type": "json_object", "schema": capital})
+    jsonschema.validate(json.loads(reply.choices[0].message.content), capital)
     with pytest.raises(openai.InternalServerError, match="'text' or 'json_object'"):
         chat(sdk, local_model, messages=ask, max_tokens=20,
              response_format={"type": "json_schema",
