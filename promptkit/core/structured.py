@@ -10,10 +10,10 @@
 
 An output spec in `tool` mode is sent as a forced tool call by `json_schema` and `tool`
 endpoints. `json_object_schema` (llama.cpp's server) decodes under a grammar built from the
-schema, so the schema stays out of the prompt; a `tool` mode spec is asked for as JSON
-there, with a one-line instruction naming the function. Whatever the route, the value is
-parsed here and validated by the caller (a grammar does not enforce every keyword, e.g.
-numeric bounds).
+schema (less its regex `pattern`s, see `grammar_schema`), so the schema stays out of the
+prompt; a `tool` mode spec is asked for as JSON there, with a one-line instruction naming
+the function. Whatever the route, the value is parsed here and validated by the caller (a
+grammar does not enforce every keyword, e.g. numeric bounds).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from promptkit.core.types import Capability, Message, OutputSpec, ToolSpec
 from promptkit.errors import UsageError
 
-__all__ = ["Extracted", "OutputPlan", "extract_json", "plan_output"]
+__all__ = ["Extracted", "OutputPlan", "extract_json", "grammar_schema", "plan_output"]
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
@@ -78,7 +78,7 @@ def plan_output(spec: OutputSpec, capability: Capability) -> OutputPlan:
         params = {"response_format": {"type": "json_schema", "json_schema": fmt}}
         return OutputPlan("json_schema", schema, params)
     if capability == "json_object_schema":
-        params = {"response_format": {"type": "json_object", "schema": schema}}
+        params = {"response_format": {"type": "json_object", "schema": grammar_schema(schema)}}
         return OutputPlan(capability, schema, params, instruction=_function_instruction(spec))
     params = {"response_format": {"type": "json_object"}} if capability == "json_object" else {}
     return OutputPlan(capability, schema, params, instruction=_instruction(schema, spec))
@@ -113,6 +113,34 @@ def _instruction(schema: dict[str, Any], spec: OutputSpec) -> str:
             f"JSON Schema, and no other text:\n{text}"
         )
     return f"Respond with only JSON matching this JSON Schema, and no other text:\n{text}"
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "contains", "not", "if", "then", "else")
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` without its `pattern` keywords, for a server that builds a grammar from it.
+
+    llama.cpp copies a regex's classes into its grammar as they are, and its grammar parser
+    knows no `\\s`, `\\d` or `\\w`: `"pattern": "^\\d+$"` aborts the whole server process.
+    Patterns are still checked, by validation after the reply.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: grammar_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [grammar_schema(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            value = grammar_schema(value)
+        out[key] = value
+    return out
 
 
 def _function_instruction(spec: OutputSpec) -> str | None:

@@ -117,3 +117,32 @@ def test_a_tool_reask_sends_the_call_back_with_empty_string_content(
     assert assistant["role"] == "assistant" and assistant["content"] == ""
     assert assistant["tool_calls"][0]["function"]["name"] == "save_label"
     assert tool["role"] == "tool" and "'confidence' is a required property" in tool["content"]
+
+
+def test_patterns_stay_out_of_the_grammar_schema_and_are_still_validated(
+    server: FakeOpenAIServer,
+) -> None:
+    """llama.cpp aborts its whole server on a grammar from `"pattern": "^\\d+$"` (seen live)."""
+    code = {"type": "string", "pattern": r"^\d+$"}
+    schema = {
+        "type": "object", "required": ["code"],
+        "properties": {"code": code, "pattern": {"type": "string"},
+                       "more": {"type": "array", "items": code},
+                       "either": {"anyOf": [code, {"type": "null"}]}},
+        "$defs": {"c": code},
+    }
+    server.enqueue(Reply(content={"code": "abc"}), Reply(content={"code": "123"}))
+    with Client([config(server, "json_object_schema")], retry=FAST) as client:
+        result = client.call(ASK, config="main", output=OutputSpec(mode="json_schema",
+                                                                   schema=schema))
+    assert result.output == {"code": "123"}
+    sent = server.chat_requests[0].body["response_format"]["schema"]
+    plain = {"type": "string"}
+    assert sent == {
+        "type": "object", "required": ["code"],
+        "properties": {"code": plain, "pattern": {"type": "string"},
+                       "more": {"type": "array", "items": plain},
+                       "either": {"anyOf": [plain, {"type": "null"}]}},
+        "$defs": {"c": plain},
+    }
+    assert "does not match '^\\\\d+$'" in server.chat_requests[1].body["messages"][-1]["content"]
