@@ -57,8 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "prompt_eval: an item generated from an eval suite")
     config.addinivalue_line("markers", "critical: an eval case that must never regress")
-    config.addinivalue_line("markers", "prompt(name): the prompt the `prompt` fixture loads, "
-                            "at each version --prompt-version selects")
+    config.addinivalue_line("markers", "prompt(name, model=None): the prompt the `prompt` "
+                            "fixture loads at each version --prompt-version selects, and the "
+                            "model config its calls use")
     options = EvalOptions(
         version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
         record=RecordMode(config.getoption("prompt_record")),
@@ -129,8 +130,10 @@ class PromptUnderTest:
     """What the `prompt` fixture hands a test: one version of a prompt, ready to render and
     to call (through the core, replayed from or recorded to the test's own cassette)."""
 
-    def __init__(self, prompt: Prompt, session: EvalSession, cassette: str) -> None:
+    def __init__(self, prompt: Prompt, session: EvalSession, cassette: str,
+                 model: str | None = None) -> None:
         self.prompt, self._session, self._cassette = prompt, session, cassette
+        self._model = model
         self._calls = 0
 
     @property
@@ -148,7 +151,8 @@ class PromptUnderTest:
         """Render with the variables and call; the validated `CallResult`."""
         self._calls += 1
         return self._session.call(self.prompt, {**(variables or {}), **more},
-                                  cassette=self._cassette, repeat=self._calls - 1)
+                                  cassette=self._cassette, repeat=self._calls - 1,
+                                  model=self._model)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -182,7 +186,7 @@ def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
     loaded = session.library.load(name, request.param)
     test = request.node.originalname or request.node.name
     cassette = f"tests/{request.node.path.stem}/{test}/{loaded.ref}.json"
-    return PromptUnderTest(loaded, session, cassette)
+    return PromptUnderTest(loaded, session, cassette, model=marker.kwargs.get("model"))
 
 
 @pytest.hookimpl(trylast=True)

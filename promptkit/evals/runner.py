@@ -86,8 +86,10 @@ class EvalRunner:
             runs=tuple(runs), variables=item.case.variables,
         )  # fmt: skip
 
-    def config_for(self, prompt: Prompt) -> Any:
-        return self.model or prompt.meta.model or self.default_model
+    def config_for(self, prompt: Prompt, model: str | None = None) -> Any:
+        """The model config of a call: `--prompt-model`, else the suite's `model`, else the
+        prompt's own, else the project's default."""
+        return self.model or model or prompt.meta.model or self.default_model
 
     async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
         async with self._semaphore():
@@ -105,17 +107,17 @@ class EvalRunner:
         except PromptError as exc:
             return Observation(error=str(exc), variables=item.case.variables), exc
         try:
-            result = await self.call(prompt, messages, case=item.case.id)
+            result = await self.call(prompt, messages, case=item.case.id, model=item.suite.model)
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
                                variables=item.case.variables), exc
         return _observation(result, output, self._cost(result), item.case.variables), result
 
-    async def call(self, prompt: Prompt, messages: list[Message], *,
-                   case: str | None = None) -> CallResult:
+    async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
+                   model: str | None = None) -> CallResult:
         """Call the model with a prompt's settings (its output spec, temperature, limits)."""
         return await self.client.call(
-            messages, config=self.config_for(prompt), output=prompt.meta.output,
+            messages, config=self.config_for(prompt, model), output=prompt.meta.output,
             temperature=prompt.meta.effective_temperature, max_tokens=prompt.meta.max_tokens,
             metadata={"prompt": prompt.name, "version": prompt.version,
                       "content_hash": prompt.content_hash, "case": case},

@@ -130,13 +130,13 @@ class EvalSession:
         return [self._submit(item).result() for item in items]
 
     def call(self, prompt: Prompt, variables: dict[str, Any], *, cassette: str,
-             repeat: int = 0) -> CallResult:
+             repeat: int = 0, model: str | None = None) -> CallResult:
         """One call of `prompt` (render, call, validate), replayed from or recorded to
         `cassette`: what the `prompt` fixture of Python-written tests does."""
 
         async def call() -> CallResult:
             with self.replay.cassette(cassette), repeat_index(repeat):
-                return await self.runner.call(prompt, prompt.render(variables))
+                return await self.runner.call(prompt, prompt.render(variables), model=model)
 
         return self._loop.run(call())
 

@@ -32,6 +32,7 @@ class _SuiteSpec(BaseModel):
 
     prompt: str
     description: str = ""
+    model: str | None = None
     dataset: str | None = None
     cases: list[_CaseSpec] = Field(default_factory=list)
     assert_: list[Any] = Field(default_factory=list, alias="assert")
@@ -54,7 +55,8 @@ class Case:
 @dataclass(frozen=True)
 class Suite:
     """A prompt's eval suite. A case passes when at least `threshold` of its `repeat`
-    runs pass every assertion."""
+    runs pass every assertion. `model` names the model config its recordings come from
+    (`--prompt-model` overrides it)."""
 
     name: str
     path: Path
@@ -63,6 +65,7 @@ class Suite:
     repeat: int = 1
     threshold: float = 1.0
     description: str = ""
+    model: str | None = None
 
 
 def load_suites(folder: Path) -> list[Suite]:
@@ -93,7 +96,8 @@ def load_suite(path: Path) -> Suite:
     )
     _unique_ids(cases, path)
     return Suite(name=path.stem, path=path, prompt=spec.prompt, cases=cases,
-                 repeat=spec.repeat, threshold=spec.threshold, description=spec.description)
+                 repeat=spec.repeat, threshold=spec.threshold, description=spec.description,
+                 model=spec.model)
 
 
 def _validate(doc: YamlDoc, path: Path) -> _SuiteSpec:

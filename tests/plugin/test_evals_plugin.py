@@ -228,3 +228,19 @@ def test_a_prompt_test_without_its_marker_is_a_clear_error(pytester: pytest.Pyte
     pytester.makepyfile("def test_x(prompt):\n    pass\n")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*the `prompt` fixture needs @pytest.mark.prompt(\"NAME\")*"])
+
+
+def test_a_suite_names_the_model_config_its_recordings_come_from(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    pyproject = evals_project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().rstrip() + "\n\n[tool.promptkit.models.small]\n"
+                         f'model = "small-model"\nbase_url = "{server.base_url}"\napi_key_env = ""\n')
+    suite = evals_project.path / "evals" / "sentiment.yaml"
+    suite.write_text("model: small\n" + SUITE)
+    record(evals_project, "-k", "love").assert_outcomes(passed=3, deselected=6)
+    assert {r.body["model"] for r in server.requests} == {"small-model"}
+    overridden = evals_project.runpytest("evals", "--prompt-record=new", "--prompt-model=default",
+                                         "-k", "love")
+    overridden.assert_outcomes(passed=1, deselected=2)
+    assert server.requests[-1].body["model"] == "fake-model"
