@@ -35,13 +35,13 @@ def _toml_value(value: Any) -> str:
 
 
 def write_project(root: Path, config: ModelConfig) -> None:
-    """prompts/ and evals/ copied from the repo, no recordings, and a pyproject.toml whose
-    default model config is `local` with the fields of `config`."""
+    """prompts/ and evals/ copied from the repo, no recordings, and a pyproject.toml that
+    defines the model config `local` (which the suites name) with the fields of `config`."""
     for part in ("prompts", "evals"):
         shutil.copytree(REPO / part, root / part)
     fields = {k: v for k, v in config.model_dump(mode="json").items()
               if k != "name" and v is not None and v != []}
-    lines = ["[tool.promptkit]", 'default_model = "local"', "", "[tool.promptkit.models.local]",
+    lines = ["[tool.promptkit.models.local]",
              *(f"{key} = {_toml_value(value)}" for key, value in fields.items())]
     (root / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
