@@ -31,7 +31,7 @@ class VersionSummary:
         return self.passed / self.cases if self.cases else 0.0
 
     def line(self) -> str:
-        return (f"{self.prompt}@{self.version:<10} {self.cases:>5} cases  "
+        return (f"{self.prompt + '@' + self.version:<26} {self.cases:>5} cases  "
                 f"{self.pass_rate:>7.1%} passed  ${self.cost_usd:.4f}  "
                 f"p50 {self.p50_latency_s * 1000:.0f} ms  p95 {self.p95_latency_s * 1000:.0f} ms")
 
