@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
+from promptkit.core.types import Capability
 from promptkit.registry import LedgerEntry, Registry
 from promptkit.registry.records import ConfigChange, StoredConfig
 
@@ -120,7 +121,7 @@ def config_group() -> None:
               help="Name of the environment variable holding the key (never the key).")
 @click.option("--temperature", type=float, default=None)
 @click.option("--max-tokens", type=int, default=None)
-@click.option("--capability", type=click.Choice(["json_schema", "json_object", "tool", "prompt"]),
+@click.option("--capability", type=click.Choice(list(get_args(Capability))),
               default=None, help="How the endpoint can return structured output.")
 @click.option("--fallback", "fallback", multiple=True, metavar="OTHER",
               help="Config to fall back to (repeatable, in order).")

@@ -24,7 +24,8 @@ BIN = str(Path(sys.executable).parent)
 
 
 def command_options(name: str) -> set[str]:
-    command = cli.commands[name]
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
     assert isinstance(command, click.Command)
     return {opt for p in command.params for opt in getattr(p, "opts", [])}
 
