@@ -6,12 +6,16 @@ import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from promptkit.config import Settings, load_settings
 from promptkit.errors import ModelCallError, PromptkitError
 from promptkit.templates.library import PromptLibrary
+
+if TYPE_CHECKING:
+    from promptkit.registry import Registry
 
 __all__ = [
     "COMMAND_MODULES",
@@ -40,6 +44,16 @@ class Project:
     @cached_property
     def library(self) -> PromptLibrary:
         return PromptLibrary(self.settings.prompts_path)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The project's registry, closed when the command ends (imported here, so commands
+        that never touch it do not load SQLAlchemy)."""
+        from promptkit.registry import Registry
+
+        registry = Registry(self.settings.database_url)
+        click.get_current_context().call_on_close(registry.close)
+        return registry
 
 
 pass_project = click.make_pass_decorator(Project, ensure=True)

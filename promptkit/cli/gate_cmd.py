@@ -98,10 +98,8 @@ def promote_command(project: Project, name: str, version: str, env: str, reason:
                     force: bool) -> None:
     """Pin NAME in ENV to VERSION if a passing gate exists for its exact content against
     what ENV serves now. Exit 0 pinned, 1 refused (it says which gate to run), 2 error."""
-    registry = Registry(project.settings.database_url)
-    click.get_current_context().call_on_close(registry.close)
     try:
-        done = promote(registry, name, version, env=env, reason=reason, force=force)
+        done = promote(project.registry, name, version, env=env, reason=reason, force=force)
     except PromotionRefusedError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_FAILURE) from None

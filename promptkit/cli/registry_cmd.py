@@ -9,16 +9,10 @@ import click
 
 from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
 from promptkit.core.types import Capability
-from promptkit.registry import LedgerEntry, Registry
+from promptkit.registry import LedgerEntry
 from promptkit.registry.records import ConfigChange, StoredConfig
 
 _SHORT_HASH = 19  # "sha256:" and 12 hex digits
-
-
-def _registry(project: Project) -> Registry:
-    registry = Registry(project.settings.database_url)
-    click.get_current_context().call_on_close(registry.close)
-    return registry
 
 
 def _json(value: Any) -> None:
@@ -32,7 +26,7 @@ def _json(value: Any) -> None:
 def publish_command(project: Project, names: tuple[str, ...], as_json: bool) -> None:
     """Store versions from the prompt files (all prompts, or NAMES). Idempotent; a version
     whose content differs from the stored one is refused (exit 2)."""
-    outcomes = _registry(project).publish_library(project.library, names)
+    outcomes = project.registry.publish_library(project.library, names)
     if as_json:
         _json([{"ref": o.ref, "status": o.status, "content_hash": o.content_hash,
                 "detail": o.detail} for o in outcomes])
@@ -53,7 +47,7 @@ def publish_command(project: Project, names: tuple[str, ...], as_json: bool) -> 
 @pass_project
 def pin_command(project: Project, name: str, version: str, env: str, reason: str) -> None:
     """Point NAME in ENV at a published VERSION."""
-    _echo_move(_registry(project).pin(name, version, env=env, reason=reason))
+    _echo_move(project.registry.pin(name, version, env=env, reason=reason))
 
 
 @cli.command("rollback")
@@ -65,7 +59,7 @@ def pin_command(project: Project, name: str, version: str, env: str, reason: str
 @pass_project
 def rollback_command(project: Project, name: str, env: str, to: str | None, reason: str) -> None:
     """Move NAME in ENV back to the previous pin (or to --to VERSION)."""
-    _echo_move(_registry(project).rollback(name, env=env, to=to, reason=reason))
+    _echo_move(project.registry.rollback(name, env=env, to=to, reason=reason))
 
 
 def _echo_move(entry: LedgerEntry) -> None:
@@ -80,7 +74,7 @@ def _echo_move(entry: LedgerEntry) -> None:
 @pass_project
 def history_command(project: Project, name: str, env: str | None, as_json: bool) -> None:
     """Every pin move of NAME: when, who, from, to, why."""
-    entries = _registry(project).history(name, env)
+    entries = project.registry.history(name, env)
     if as_json:
         _json([e.as_dict() for e in entries])
         return
@@ -97,7 +91,7 @@ def history_command(project: Project, name: str, env: str | None, as_json: bool)
 @pass_project
 def pins_command(project: Project, names: tuple[str, ...], as_json: bool) -> None:
     """What each environment serves now (all prompts, or NAMES)."""
-    pins = _registry(project).pins(names or None)
+    pins = project.registry.pins(names or None)
     if as_json:
         _json([{"name": p.name, "env": p.env, "version": p.version,
                 "content_hash": p.content_hash, "moved_at": p.moved_at.isoformat(),
@@ -137,7 +131,7 @@ def config_set_command(project: Project, name: str, fallback: tuple[str, ...],
     """Create model config NAME or change the given fields; the others stay as they are."""
     if fallback:
         fields["fallback"] = fallback
-    change = _registry(project).set_config(name, reason=reason, **fields)
+    change = project.registry.set_config(name, reason=reason, **fields)
     changed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in change.changed_fields().items()
                         if k != "name")
     click.echo(f"{name} revision {change.revision}: {changed or 'no change'}")
@@ -148,7 +142,7 @@ def config_set_command(project: Project, name: str, fallback: tuple[str, ...],
 @pass_project
 def config_list_command(project: Project, as_json: bool) -> None:
     """Every model config, with its model, endpoint and revision."""
-    stored = _registry(project).configs()
+    stored = project.registry.configs()
     if as_json:
         _json([_config_dict(s) for s in stored])
         return
@@ -163,7 +157,7 @@ def config_list_command(project: Project, as_json: bool) -> None:
 @pass_project
 def config_show_command(project: Project, name: str) -> None:
     """One model config as JSON."""
-    _json(_config_dict(_registry(project).stored_config(name)))
+    _json(_config_dict(project.registry.stored_config(name)))
 
 
 def _config_dict(stored: StoredConfig) -> dict[str, Any]:
@@ -177,7 +171,7 @@ def _config_dict(stored: StoredConfig) -> dict[str, Any]:
 @pass_project
 def config_history_command(project: Project, name: str, as_json: bool) -> None:
     """Every change of model config NAME: when, who, what changed, why."""
-    changes = _registry(project).config_history(name)
+    changes = project.registry.config_history(name)
     if as_json:
         _json([_change_dict(c) for c in changes])
         return

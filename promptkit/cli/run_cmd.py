@@ -46,7 +46,7 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     prompt = _load(project, ref)
     messages = prompt.render(collect_variables(pairs, vars_file))
     settings = project.settings
-    registry = Registry(settings.database_url)
+    registry = project.registry
     options: dict[str, Any] = dict(
         config=config or prompt.meta.model or settings.default_model,
         output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
