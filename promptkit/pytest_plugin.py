@@ -192,8 +192,9 @@ def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """After -k/-m deselection: start the calls of every selected eval item at once, unless
-    this is a pytest-xdist worker (which runs the items it is handed as they come)."""
-    if hasattr(config, "workerinput"):
+    this is a pytest-xdist worker (which runs the items it is handed as they come) or
+    nothing will run (--collect-only must not call, let alone pay for, a model)."""
+    if hasattr(config, "workerinput") or config.option.collectonly:
         return
     evals = [i.eval_item for i in items if isinstance(i, SuiteItem)]
     config.stash[SESSION].start(evals)

@@ -60,8 +60,9 @@ def read_cassette(path: Path) -> dict[str, Entry] | None:
 
 
 def write_cassette(path: Path, entries: Mapping[str, Entry]) -> None:
-    """Write atomically (no torn files, even when processes race)."""
-    write_atomically(path, dump_cassette(entries))
+    """Write atomically (no torn files, even when processes race). Not fsynced one by one:
+    a recording run writes thousands, and `ReplaySession.finish` syncs them all at once."""
+    write_atomically(path, dump_cassette(entries), durable=False)
 
 
 def _valid(entry: Any) -> bool:

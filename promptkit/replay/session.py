@@ -234,10 +234,13 @@ class ReplaySession:
             cassette.flush()
 
     def finish(self, within: Iterable[Path | str] | None = None) -> Unused:
-        """Flush; in rewrite mode also delete what went unused. Returns what was unused."""
+        """Flush; in rewrite mode also delete what went unused; make what was written
+        durable. Returns what was unused."""
         unused = self.unused(within)
         if self.mode is RecordMode.REWRITE:
             remove_unused(unused)
+        if self.stats.recorded or (self.mode is RecordMode.REWRITE and unused):
+            os.sync()  # one sync for every file written or removed, not one fsync each
         return unused
 
 

@@ -113,6 +113,10 @@ class FakeOpenAIServer:
         self._stopping: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.in_flight = 0
+        """Chat requests being answered now (latency included)."""
+        self.peak_in_flight = 0
+        """The most chat requests ever answered at once: what bounds a client's concurrency."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -222,9 +226,14 @@ class FakeOpenAIServer:
         self._requests.append(RecordedRequest(index, method, path, headers, body, reply, fault))
         if reply is None:
             return await self._route_other(method, path, writer)
-        return await self._answer(
-            reply, body if isinstance(body, dict) else {}, index, reader, writer
-        )
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._answer(
+                reply, body if isinstance(body, dict) else {}, index, reader, writer
+            )
+        finally:
+            self.in_flight -= 1
 
     def _choose(
         self, method: str, path: str, headers: dict[str, str], body: Any, index: int

@@ -3,8 +3,10 @@ prompts, suites and recordings, against the fake OpenAI server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +92,26 @@ def test_one_version_runs_only_that_version(evals_project: pytest.Pytester) -> N
     ids = [line for line in result.outlines if "::" in line]
     assert ids == [f"evals/sentiment.yaml::sentiment@1.0.0::{c}" for c in ("love", "hate", "fine")]
     evals_project.runpytest("evals", "--prompt-version=1.0.0").assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("concurrency", [3, 16])
+def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer, concurrency: int
+) -> None:
+    server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.3)
+    switch_interval = sys.getswitchinterval()
+    record(evals_project, f"--prompt-concurrency={concurrency}").assert_outcomes(passed=9)
+    assert len(server.requests) == 9
+    assert server.peak_in_flight == min(concurrency, 9)
+    assert sys.getswitchinterval() == switch_interval  # lowered during the run only
+
+
+def test_collect_only_calls_no_model(evals_project: pytest.Pytester,
+                                     server: FakeOpenAIServer) -> None:
+    result = record(evals_project, "--collect-only", "-q")
+    assert sum("::" in line for line in result.outlines) == 9
+    assert server.requests == []
+    assert not (evals_project.path / "fixtures").exists()
 
 
 def test_a_removed_recording_fails_with_the_nearest_match(

@@ -13,13 +13,14 @@ import pytest
 import sqlalchemy as sa
 
 import promptkit.registry.resolver as resolver_module
+from promptkit.config import Settings
 from promptkit.errors import (
     IntegrityError,
     NotPublishedError,
     RegistryUnavailableError,
     UsageError,
 )
-from promptkit.registry import Registry, Resolver, StaleRegistryWarning, get
+from promptkit.registry import Registry, Resolver, StaleRegistryWarning, get, model_configs
 from promptkit.registry.schema import versions
 from promptkit.templates.library import PromptLibrary
 
@@ -262,6 +263,24 @@ def test_model_configs_follow_the_registry_and_outlive_an_outage(
     clock.advance()
     with pytest.warns(StaleRegistryWarning, match="keeping last-known model config 'default'"):
         assert resolver.config("default").model == "big-model"
+
+
+def test_a_config_source_queries_once_per_ttl_and_sees_a_change_after_it(
+    tmp_path: Path, library: PromptLibrary, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = published(f"sqlite:///{tmp_path / 'registry.db'}", library)
+    registry.set_config("default", model="small-model")
+    queries: list[str] = []
+    read = registry.config
+    monkeypatch.setattr(registry, "config", lambda name: queries.append(name) or read(name))
+    lookup = model_configs(Settings(root=tmp_path), registry, clock=clock)
+    assert {lookup("default").model for _ in range(1000)} == {"small-model"}
+    assert queries == ["default"]  # an eval's 1000 calls cost one query, not 1000
+    registry.set_config("default", model="big-model", reason="a cheaper model is out")
+    assert lookup("default").model == "small-model"  # within the ttl
+    clock.advance()
+    assert lookup("default").model == "big-model"
+    assert queries == ["default", "default"]
 
 
 def test_promptkit_get_uses_the_project_settings(
