@@ -42,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt-repeat", type=int, default=None, metavar="N",
                     help="run every case N times (overrides the suites' repeat)")
     group.addoption("--prompt-concurrency", type=int, default=8, metavar="N",
-                    help="model calls in flight at once (default 8)")
+                    help="model calls in flight at once (default 8); under pytest-xdist "
+                         "the workers share them")
     group.addoption("--prompt-budget-usd", type=float, default=None, metavar="X",
                     help="stop calling models once the run has spent X dollars")
     group.addoption("--prompt-model", default=None, metavar="CONFIG",
@@ -64,11 +65,18 @@ def pytest_configure(config: pytest.Config) -> None:
         version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
         record=RecordMode(config.getoption("prompt_record")),
         repeat=config.getoption("prompt_repeat"),
-        concurrency=config.getoption("prompt_concurrency"),
+        concurrency=_concurrency_share(config),
         budget_usd=config.getoption("prompt_budget_usd"), model=config.getoption("prompt_model"),
         results=Path(p) if (p := config.getoption("prompt_results")) else None,
     )  # fmt: skip
     config.stash[SESSION] = EvalSession(load_settings(config.rootpath), options)
+
+
+def _concurrency_share(config: pytest.Config) -> int:
+    """--prompt-concurrency bounds the whole run: a pytest-xdist worker takes its share."""
+    total = int(config.getoption("prompt_concurrency"))
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    return max(1, total // workers)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -192,12 +200,44 @@ def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """After -k/-m deselection: start the calls of every selected eval item at once, unless
-    this is a pytest-xdist worker (which runs the items it is handed as they come) or
-    nothing will run (--collect-only must not call, let alone pay for, a model)."""
+    this is a pytest-xdist worker (which starts those it is handed, see below) or nothing
+    will run (--collect-only must not call, let alone pay for, a model)."""
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
     evals = [i.eval_item for i in items if isinstance(i, SuiteItem)]
     config.stash[SESSION].start(evals)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """In a pytest-xdist worker, start the calls of every eval item queued for it so far,
+    so a worker's calls overlap as they do without xdist."""
+    if isinstance(item, SuiteItem) and hasattr(item.config, "workerinput"):
+        queued = [item, *([nextitem] if nextitem else []), *_newly_queued(item)]
+        item.config.stash[SESSION].start([i.eval_item for i in queued if isinstance(i, SuiteItem)])
+
+
+QUEUED = pytest.StashKey[set[int]]()
+
+
+def _newly_queued(item: pytest.Item) -> list[pytest.Item]:
+    """The items the xdist controller sent this worker since the last look (found through
+    xdist's worker plugin; without it, none, and items run one by one). New ones are
+    appended to the queue, so the look back stops at the first index already seen."""
+    worker = next((p for p in item.config.pluginmanager.get_plugins() if hasattr(p, "torun")),
+                  None)
+    if worker is None:
+        return []
+    seen = item.config.stash.setdefault(QUEUED, set())
+    new: list[int] = []
+    with worker.torun.lock() as pending:
+        for index in reversed(pending):
+            if index in seen:
+                break
+            if isinstance(index, int):
+                new.append(index)
+    seen.update(new)
+    return [item.session.items[i] for i in reversed(new)]
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -207,6 +247,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("promptkit evals")
         for summary in summaries:
             terminalreporter.write_line(summary.line())
+        if (timing := session.timing_line()) is not None:
+            terminalreporter.write_line(timing)
         for line in session.unused_report:
             terminalreporter.write_line(line)
         if session.run_info is not None:

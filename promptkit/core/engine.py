@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai._types import RequestOptions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from promptkit.core.breaker import CircuitBreaker
 from promptkit.core.hooks import (
@@ -64,9 +65,8 @@ from promptkit.errors import (
 
 __all__ = ["CallSpec", "Engine"]
 
-_SDK_PARAMS = frozenset(
-    {"model", "temperature", "max_tokens", "response_format", "tools", "tool_choice"}
-)
+_CHAT_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
+"""What the SDK's own `chat.completions.create` asks of a request: the API key as bearer."""
 E = TypeVar("E", bound=ModelCallError)
 
 
@@ -379,16 +379,16 @@ class Engine:
         return completion
 
     async def _create(self, run: _Run, turn: _ConfigRun) -> ChatCompletion:
-        sdk = self._sdk_for(turn.config)
-        known = {k: v for k, v in turn.request.items() if k in _SDK_PARAMS}
-        extra = {k: v for k, v in turn.request.items() if k not in _SDK_PARAMS}
+        """POST the request through the SDK (its auth, retries, errors, SSE parsing).
+        `post` rather than `chat.completions.create`: the body is plain JSON already, and
+        create's walk of it against the SDK's TypedDicts costs a third of the SDK's CPU."""
+        body = {"messages": turn.messages, **turn.request}
         if run.spec.stream:
-            known.update(STREAM_PARAMS)
-        response: Any = await sdk.chat.completions.create(
-            messages=turn.messages,  # type: ignore[arg-type]
-            extra_body=extra or None,
-            **known,
-        )
+            body.update(STREAM_PARAMS)
+        response: Any = await self._sdk_for(turn.config).post(
+            "/chat/completions", cast_to=ChatCompletion, body=body, options=_CHAT_OPTIONS,
+            stream=run.spec.stream, stream_cls=openai.AsyncStream[ChatCompletionChunk],
+        )  # fmt: skip
         completion = response
         if run.spec.stream:
             completion = await self._read_stream(run, response)

@@ -211,11 +211,8 @@ class ReplaySession:
         workers can send theirs to the controller, which calls `find_unused` on the union."""
         with self._lock:
             cassettes = list(self._cassettes.values())
-        return {
-            c.path.relative_to(self.root).as_posix() if c.path.is_relative_to(self.root)
-            else str(c.path): sorted(c.used)
-            for c in cassettes if c.used
-        }  # fmt: skip
+        root = os.path.join(self.root, "")
+        return {_relative(str(c.path), root): sorted(c.used) for c in cassettes if c.used}
 
     def unused(self, within: Iterable[Path | str] | None = None) -> Unused:
         """Recordings under the root (or under `within`, root-relative) this session never used."""
@@ -255,7 +252,7 @@ def find_unused(
     of the others; `used` maps root-relative cassette paths to the keys used in them.
     Files that are not cassettes (a dataset's JSON) are left alone."""
     base = Path(os.path.abspath(root))
-    keys = {os.path.normpath(base / path): set(k) for path, k in used.items()}
+    keys = {os.path.normpath(os.path.join(base, path)): set(k) for path, k in used.items()}
     files, unused = [], []
     for path in _cassette_files(base, within):
         used_here = keys.get(str(path), set())
@@ -268,6 +265,14 @@ def find_unused(
         else:
             unused += [(path, key) for key in sorted(set(recorded) - used_here)]
     return Unused(files, unused)
+
+
+def _relative(path: str, root: str) -> str:
+    """`path` relative to `root` (which ends in a separator) as POSIX, else `path` itself:
+    string work, as thousands of cassettes make pathlib's relative_to show in a profile."""
+    if not path.startswith(root):
+        return path
+    return path[len(root):].replace(os.sep, "/")
 
 
 def remove_unused(unused: Unused) -> None:

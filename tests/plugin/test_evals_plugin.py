@@ -57,6 +57,7 @@ def evals_project(pytester: pytest.Pytester, repo_root: Path, server: FakeOpenAI
     pytester.makepyprojecttoml(
         '[tool.promptkit.models.default]\nmodel = "fake-model"\n'
         f'base_url = "{server.base_url}"\napi_key_env = "FAKE_KEY"\n'
+        '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n'
     )
     monkeypatch.setenv("FAKE_KEY", "sk-test-secret-123")
     return pytester
@@ -184,7 +185,8 @@ def test_a_broken_suite_is_a_collection_error_naming_file_and_line(
 def test_a_budget_stops_calls_before_it_is_exceeded(evals_project: pytest.Pytester) -> None:
     pyproject = evals_project.path / "pyproject.toml"
     # $1 per 1M tokens each way: one sentiment call costs about $0.0004 at worst.
-    pyproject.write_text(pyproject.read_text().rstrip() + "\nprice_in = 1.0\nprice_out = 1.0\n")
+    pyproject.write_text(pyproject.read_text().replace(
+        'api_key_env = "FAKE_KEY"\n', 'api_key_env = "FAKE_KEY"\nprice_in = 1.0\nprice_out = 1.0\n'))
     result = evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=once",
                                      "--prompt-budget-usd=0.001", "--prompt-concurrency=1")
     outcomes = result.parseoutcomes()
@@ -213,6 +215,21 @@ def test_under_xdist_the_controller_reports_and_prunes_for_all_workers(
     ])
     cassettes = sorted(p.name for p in (evals_project.path / "fixtures").rglob("*.json"))
     assert cassettes == ["hate.json"] * 3 + ["love.json"] * 3  # only `fine` went, nothing used
+
+
+@pytest.mark.parametrize(("concurrency", "lowest", "highest"), [(2, 1, 2), (16, 3, 9)])
+def test_under_xdist_workers_overlap_their_calls_within_the_shared_concurrency(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer, concurrency: int, lowest: int,
+    highest: int,
+) -> None:
+    server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.5)
+    result = evals_project.runpytest_subprocess(
+        "evals", "--prompt-version=all", "--prompt-record=once", "-n", "2",
+        f"--prompt-concurrency={concurrency}")
+    result.assert_outcomes(passed=9)
+    assert len(server.requests) == 9  # each item called once, by one worker
+    # 2 workers running items one by one would never have more than 2 calls in flight
+    assert lowest <= server.peak_in_flight <= highest
 
 
 def test_a_deselected_run_never_prunes(evals_project: pytest.Pytester) -> None:
@@ -247,6 +264,7 @@ def test_python_tests_get_the_prompt_at_each_version(evals_project: pytest.Pytes
 
 
 def test_a_prompt_test_without_its_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile("def test_x(prompt):\n    pass\n")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*the `prompt` fixture needs @pytest.mark.prompt(\"NAME\")*"])
