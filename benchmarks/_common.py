@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import statistics
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +58,42 @@ def items(cases: int, versions: tuple[str, ...] = ("1.0.0", "2.0.0")) -> list[Ev
     suite = Suite(name="bench", path=Path("bench.yaml"), prompt="bench", cases=suite_cases)
     prompts = [parse_prompt(PROMPT.format(version=v)) for v in versions]
     return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite_cases]
+
+
+SUITE = "prompt: bench\ndataset: cases.jsonl\nassert:\n  - schema\n"
+
+
+def eval_project(root: Path, cases: int, base_url: str,
+                 versions: tuple[str, ...] = ("1.0.0",)) -> None:
+    """A promptkit project in `root`: the bench prompt at `versions`, a suite of `cases`
+    read from JSONL, and the bench model config pointing at `base_url`."""
+    prompts = root / "prompts" / "bench"
+    prompts.mkdir(parents=True)
+    for version in versions:
+        (prompts / f"{version}.prompt").write_text(PROMPT.format(version=version))
+    (root / "evals").mkdir()
+    (root / "evals" / "bench.yaml").write_text(SUITE)
+    rows = (json.dumps({"id": f"c{i}", "vars": {"text": f"text {i}"},
+                        "expect": {"label": "ok"}}) for i in range(cases))
+    (root / "evals" / "cases.jsonl").write_text("\n".join(rows) + "\n")
+    model = config(base_url)
+    (root / "pyproject.toml").write_text(
+        "[tool.promptkit.models.bench]\n"
+        f'model = "{model.model}"\nbase_url = "{base_url}"\napi_key_env = ""\n'
+        'capability = "json_object"\nprice_in = 0\nprice_out = 0\n'
+        '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
+
+
+def run_pytest(root: Path, *args: str) -> tuple[float, str]:
+    """`pytest -q ARGS` in `root` in a fresh interpreter: its wall seconds and stdout."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *args], cwd=root, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"pytest {' '.join(args)} failed:\n{done.stdout[-3000:]}")
+    return wall, done.stdout
 
 
 def median_us(samples: list[float]) -> float:

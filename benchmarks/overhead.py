@@ -1,6 +1,8 @@
 """What the core adds to one model call: sequential calls at zero latency through
 `promptkit.AsyncClient` and through the raw `openai.AsyncOpenAI` to the same server,
-alternating in blocks; reports the median microseconds added per call.
+alternating in blocks; reports the median microseconds added per call. The raw calls use
+the SDK method the core uses (`post("/chat/completions")`), so the figure is promptkit's
+own work; `throughput.py` compares with `chat.completions.create`.
 
     python benchmarks/overhead.py [--calls 2000]
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import openai
 from _common import config, items, reply, server_process
+from openai.types.chat import ChatCompletion
 
 from promptkit.core import AsyncClient, OutputSpec
 from promptkit.core.calllog import CallLog
@@ -46,9 +49,11 @@ async def _measure(base_url: str, calls: int, hooks: tuple[Any, ...] = ()) -> di
         return await client.call(messages, config="bench", output=output, temperature=0.0)
 
     async def raw() -> Any:
-        response = await sdk.chat.completions.create(
-            model="bench-model", messages=messages, temperature=0.0,
-            response_format={"type": "json_object"})
+        response = await sdk.post(
+            "/chat/completions", cast_to=ChatCompletion,
+            options={"security": {"bearer_auth": True}},
+            body={"model": "bench-model", "messages": messages, "temperature": 0.0,
+                  "response_format": {"type": "json_object"}})
         return json.loads(response.choices[0].message.content or "")
 
     await _timed(ours, 20)

@@ -45,9 +45,11 @@ def _rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
     t, o, r, p, m = (raw[k] for k in ("throughput", "overhead", "resolve", "replay", "memory"))
     resolve_cache, rollback = r["resolve_cached"], r["rollback_propagation"]
     return [
-        row("eval wall ÷ limit, c=16, 50 ms (bare SDK)", f"{t['c16']['ratio']} "
-            f"({t['c16']['bare_sdk_ratio']})", "≤ 1.15 (issue 6: ≤ 1.3)",
-            t["c16"]["ratio"] <= 1.15),
+        row("eval runner wall ÷ limit, c=16, 50 ms (bare SDK)", f"{t['c16']['ratio']} "
+            f"({t['c16']['bare_sdk_ratio']})", "≤ 1.3", t["c16"]["ratio"] <= 1.3),
+        row("pytest evals, c=16, 50 ms: calls ÷ limit; whole run ÷ limit",
+            f"{t['c16']['pytest_calls_ratio']}; {t['c16']['pytest_ratio']}", "≤ 1.3; —",
+            t["c16"]["pytest_calls_ratio"] <= 1.3),
         row("eval wall ÷ limit, c=4, 50 ms (bare SDK)", f"{t['c4']['ratio']} "
             f"({t['c4']['bare_sdk_ratio']})", "≤ 1.15", t["c4"]["ratio"] <= 1.15),
         row("calls/s at 0 ms: promptkit ÷ bare SDK",

@@ -1,6 +1,7 @@
 """Eval throughput against the limit: N cases × 2 versions at latency L with concurrency C
-take at least N·2·L/C; report wall ÷ limit, and calls per second at zero latency beside a
-bare `openai.AsyncOpenAI` loop against the same server in the same run.
+take at least N·2·L/C; report wall ÷ limit (the median of `RUNS`) for the eval runner, for
+`pytest evals` end to end, and for a bare `openai.AsyncOpenAI` loop against the same server
+in the same run; and calls per second at zero latency beside that bare loop.
 
     python benchmarks/throughput.py [--cases 1000]
 """
@@ -10,11 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import statistics
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openai
-from _common import ANSWER, config, items, reply, server_process
+from _common import ANSWER, config, eval_project, items, reply, run_pytest, server_process
 
 from promptkit.core import AsyncClient
 from promptkit.evals import EvalRunner
@@ -52,14 +58,45 @@ async def _bare_sdk(base_url: str, cases: int, concurrency: int) -> float:
     return wall
 
 
-def limit_ratio(cases: int, latency_s: float, concurrency: int) -> dict[str, Any]:
-    with server_process(reply(latency_s)) as base_url:
-        wall = asyncio.run(_promptkit(base_url, cases, concurrency))
-        bare = asyncio.run(_bare_sdk(base_url, cases, concurrency))
+RUNS = 3
+
+
+def _through_pytest(base_url: str, cases: int, concurrency: int) -> tuple[float, float]:
+    """`pytest evals` calling the server live (recording every answer): the wall of the
+    whole process, and of the calls as the plugin reports it (start of the first call to
+    the last result; interpreter start, imports and collection excluded)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        eval_project(root, cases, base_url, versions=("1.0.0", "2.0.0"))
+        wall, out = run_pytest(root, "evals", "--prompt-version=all", "--prompt-record=all",
+                               f"--prompt-concurrency={concurrency}")
+    found = re.search(r"(\d+) items in ([\d.]+) s", out)
+    if found is None or int(found.group(1)) != cases * 2:
+        raise RuntimeError(f"no timing line for {cases * 2} items in:\n{out[-2000:]}")
+    return wall, float(found.group(2))
+
+
+def _median(measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(RUNS))
+
+
+def limit_ratio(cases: int, latency_s: float, concurrency: int,
+                pytest_too: bool = False) -> dict[str, Any]:
     limit = cases * 2 * latency_s / concurrency
-    return {"cases": cases, "versions": 2, "latency_ms": latency_s * 1000,
-            "concurrency": concurrency, "limit_s": round(limit, 3), "wall_s": round(wall, 3),
-            "ratio": round(wall / limit, 3), "bare_sdk_ratio": round(bare / limit, 3)}
+    figures: dict[str, Any] = {"cases": cases, "versions": 2, "latency_ms": latency_s * 1000,
+                               "concurrency": concurrency, "limit_s": round(limit, 3)}
+    with server_process(reply(latency_s)) as base_url:
+        wall = _median(lambda: asyncio.run(_promptkit(base_url, cases, concurrency)))
+        bare = _median(lambda: asyncio.run(_bare_sdk(base_url, cases, concurrency)))
+        figures.update(wall_s=round(wall, 3), ratio=round(wall / limit, 3),
+                       bare_sdk_ratio=round(bare / limit, 3))
+        if pytest_too:
+            runs = sorted(_through_pytest(base_url, cases, concurrency) for _ in range(RUNS))
+            total, calls = runs[len(runs) // 2]
+            figures.update(pytest_wall_s=round(total, 3), pytest_ratio=round(total / limit, 3),
+                           pytest_calls_s=round(calls, 3),
+                           pytest_calls_ratio=round(calls / limit, 3))
+    return figures
 
 
 def zero_latency(calls: int, concurrency: int = 16) -> dict[str, Any]:
@@ -74,7 +111,7 @@ def zero_latency(calls: int, concurrency: int = 16) -> dict[str, Any]:
 
 def run(cases: int = 1000) -> dict[str, Any]:
     return {
-        "c16": limit_ratio(cases, 0.05, 16),
+        "c16": limit_ratio(cases, 0.05, 16, pytest_too=True),
         "c4": limit_ratio(cases, 0.05, 4),
         "zero_latency": zero_latency(cases * 2),
     }
