@@ -10,23 +10,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptkit.config import load_settings
-from promptkit.core import CallResult, Message
+from promptkit.config import Settings, load_settings
 from promptkit.errors import PromptkitError
-from promptkit.evals import EvalItem, EvalOptions, EvalSession, load_suite
-from promptkit.evals.gate_run import gate_against
-from promptkit.evals.reports import text_summary
-from promptkit.evals.results import CaseResult
-from promptkit.replay import RecordMode, Unused, find_unused, remove_unused
-from promptkit.templates import Prompt
+from promptkit.replay.modes import RecordMode
+
+if TYPE_CHECKING:
+    from promptkit.core import CallResult, Message
+    from promptkit.evals import EvalItem, EvalSession
+    from promptkit.evals.results import CaseResult
+    from promptkit.replay import Unused
+    from promptkit.templates import Prompt
 
 __all__ = ["EvalFailure", "PromptUnderTest", "SuiteFile", "SuiteItem", "prompt"]
 
-SESSION = pytest.StashKey[EvalSession]()
+# pytest loads this module in every run of every project that has promptkit installed, so it
+# imports nothing heavy: the eval session (and the SDK, pandas, SQLAlchemy behind it) is
+# made on first use, by a run that has eval items or uses the `prompt` fixture.
+SETTINGS = pytest.StashKey[Settings]()
+SESSION = pytest.StashKey["EvalSession"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,15 +66,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "prompt(name, model=None): the prompt the `prompt` "
                             "fixture loads at each version --prompt-version selects, and the "
                             "model config its calls use")
-    options = EvalOptions(
-        version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
-        record=RecordMode(config.getoption("prompt_record")),
-        repeat=config.getoption("prompt_repeat"),
-        concurrency=_concurrency_share(config),
-        budget_usd=config.getoption("prompt_budget_usd"), model=config.getoption("prompt_model"),
-        results=Path(p) if (p := config.getoption("prompt_results")) else None,
-    )  # fmt: skip
-    config.stash[SESSION] = EvalSession(load_settings(config.rootpath), options)
+    config.stash[SETTINGS] = load_settings(config.rootpath)
+
+
+def _session(config: pytest.Config) -> EvalSession:
+    """The run's eval session, made on first use."""
+    if SESSION not in config.stash:
+        from promptkit.evals import EvalOptions, EvalSession
+
+        options = EvalOptions(
+            version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
+            record=RecordMode(config.getoption("prompt_record")),
+            repeat=config.getoption("prompt_repeat"), concurrency=_concurrency_share(config),
+            budget_usd=config.getoption("prompt_budget_usd"),
+            model=config.getoption("prompt_model"),
+            results=Path(p) if (p := config.getoption("prompt_results")) else None,
+        )  # fmt: skip
+        config.stash[SESSION] = EvalSession(config.stash[SETTINGS], options)
+    return config.stash[SESSION]
 
 
 def _concurrency_share(config: pytest.Config) -> int:
@@ -80,8 +94,8 @@ def _concurrency_share(config: pytest.Config) -> int:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    session = parent.config.stash[SESSION]
-    if file_path.suffix in (".yaml", ".yml") and file_path.parent == session.settings.evals_path:
+    evals_path = parent.config.stash[SETTINGS].evals_path
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent == evals_path:
         return SuiteFile.from_parent(parent, path=file_path)
     return None
 
@@ -90,7 +104,9 @@ class SuiteFile(pytest.File):
     """An eval suite: one item per case × selected version."""
 
     def collect(self) -> Iterator[SuiteItem]:
-        session = self.config.stash[SESSION]
+        from promptkit.evals import load_suite
+
+        session = _session(self.config)
         try:
             items = session.items(load_suite(self.path))
         except PromptkitError as exc:
@@ -110,7 +126,7 @@ class SuiteItem(pytest.Item):
             self.add_marker("critical")
 
     def runtest(self) -> None:
-        result = self.config.stash[SESSION].result(self.eval_item)
+        result = _session(self.config).result(self.eval_item)
         if not result.passed:
             raise EvalFailure(result)
 
@@ -172,7 +188,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not marker.args:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
-    session = metafunc.config.stash[SESSION]
+    session = _session(metafunc.config)
     name = str(marker.args[0])
     try:
         versions = session.versions(name)
@@ -189,7 +205,7 @@ def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid}: the `prompt` fixture needs "
                                 "@pytest.mark.prompt(\"NAME\") to know which prompt to load")
-    session = request.config.stash[SESSION]
+    session = _session(request.config)
     name = str(marker.args[0])
     loaded = session.library.load(name, request.param)
     test = request.node.originalname or request.node.name
@@ -205,7 +221,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
     evals = [i.eval_item for i in items if isinstance(i, SuiteItem)]
-    config.stash[SESSION].start(evals)
+    if evals:
+        _session(config).start(evals)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -214,7 +231,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     so a worker's calls overlap as they do without xdist."""
     if isinstance(item, SuiteItem) and hasattr(item.config, "workerinput"):
         queued = [item, *([nextitem] if nextitem else []), *_newly_queued(item)]
-        item.config.stash[SESSION].start([i.eval_item for i in queued if isinstance(i, SuiteItem)])
+        _session(item.config).start([i.eval_item for i in queued if isinstance(i, SuiteItem)])
 
 
 QUEUED = pytest.StashKey[set[int]]()
@@ -241,7 +258,9 @@ def _newly_queued(item: pytest.Item) -> list[pytest.Item]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = config.stash[SESSION]
+    session = config.stash.get(SESSION, None)
+    if session is None:
+        return
     summaries = session.summary()
     if summaries:
         terminalreporter.section("promptkit evals")
@@ -267,7 +286,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     nothing was deselected. A pytest-xdist worker sends what it used and its results to the
     controller, which decides for all of them."""
     config = session.config
-    evals = config.stash[SESSION]
+    workers = config.stash.get(WORKERS, [])
+    if SESSION not in config.stash and not workers:
+        return  # no eval item, no `prompt` fixture: nothing was called or recorded
+    evals = _session(config)
     ran = [i for i in session.items if isinstance(i, SuiteItem)]
     complete = not config.stash.get(DESELECTED, 0)
     within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran}) if complete else []
@@ -276,7 +298,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         config.workeroutput[WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
             {"used": evals.replay.used(), "rows": evals.rows(), "within": within}, default=str)
         return
-    workers = config.stash.get(WORKERS, [])
     if not ran and not workers:
         return
     baseline = config.getoption("prompt_baseline")
@@ -305,6 +326,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Unused:
+    from promptkit.replay import Unused, find_unused, remove_unused
+
     evals.finish(within=[])
     used: dict[str, set[str]] = {}
     for worker in workers:
@@ -322,6 +345,9 @@ def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Un
 
 def _gate(evals: EvalSession, baseline: str) -> tuple[list[str], bool]:
     """`--prompt-baseline`: the gate's lines for the summary, and whether it failed."""
+    from promptkit.evals.gate_run import gate_against
+    from promptkit.evals.reports import text_summary
+
     try:
         reports = gate_against(evals, baseline)
     except PromptkitError as exc:

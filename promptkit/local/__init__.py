@@ -1,19 +1,26 @@
 """A real small chat model on this machine: SmolLM2-135M-Instruct behind llama-cpp-python's
 OpenAI-compatible server, started and stopped per project (`promptkit local serve|stop`)."""
 
-from promptkit.errors import LocalExtraMissingError, LocalServerError
-from promptkit.local.model import find_model_file, require_installed
-from promptkit.local.server import (
-    DEFAULT_N_CTX,
-    DEFAULT_PORT,
-    launch,
-    running_config,
-    serve_foreground,
-    start,
-    status,
-    stop,
-)
-from promptkit.local.state import CONFIG_NAME, ServerState, read_state
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from promptkit.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from promptkit.errors import LocalExtraMissingError, LocalServerError
+    from promptkit.local.model import find_model_file, require_installed
+    from promptkit.local.server import (
+        DEFAULT_N_CTX,
+        DEFAULT_PORT,
+        launch,
+        running_config,
+        serve_foreground,
+        start,
+        status,
+        stop,
+    )
+    from promptkit.local.state import CONFIG_NAME, ServerState, read_state
 
 __all__ = [
     "CONFIG_NAME",
@@ -32,3 +39,23 @@ __all__ = [
     "status",
     "stop",
 ]
+
+_HOMES = {
+    "CONFIG_NAME": "promptkit.local.state",
+    "DEFAULT_N_CTX": "promptkit.local.server",
+    "DEFAULT_PORT": "promptkit.local.server",
+    "LocalExtraMissingError": "promptkit.errors",
+    "LocalServerError": "promptkit.errors",
+    "ServerState": "promptkit.local.state",
+    "find_model_file": "promptkit.local.model",
+    "launch": "promptkit.local.server",
+    "read_state": "promptkit.local.state",
+    "require_installed": "promptkit.local.model",
+    "running_config": "promptkit.local.server",
+    "serve_foreground": "promptkit.local.server",
+    "start": "promptkit.local.server",
+    "status": "promptkit.local.server",
+    "stop": "promptkit.local.server",
+}
+
+__getattr__ = lazy_attributes(__name__, _HOMES)

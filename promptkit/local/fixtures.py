@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from promptkit.core.types import ModelConfig
 from promptkit.errors import LocalExtraMissingError
-from promptkit.local.server import start, stop
+
+if TYPE_CHECKING:
+    from promptkit.core.types import ModelConfig
 
 __all__ = ["local_model"]
 
@@ -22,6 +24,8 @@ __all__ = ["local_model"]
 @pytest.fixture(scope="session")
 def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelConfig]:
     """The model config `local` of a server started on a free port; stopped at session end."""
+    from promptkit.local.server import start, stop  # on use: the pytest plugin loads this file
+
     root = tmp_path_factory.mktemp("promptkit-local")
     try:
         state = start(root, port=0)

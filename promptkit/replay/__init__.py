@@ -9,12 +9,25 @@
 See docs/replay.md for the modes, the file format and what a miss says.
 """
 
-from promptkit.replay.cassette import FORMAT, Cassette
-from promptkit.replay.keys import NOISE_FIELDS, canonical_request, repeat_index, request_key
-from promptkit.replay.modes import RecordMode
-from promptkit.replay.scrub import Scrubber
-from promptkit.replay.session import ReplaySession, ReplayStats, Unused, find_unused, remove_unused
-from promptkit.replay.transport import ReplayTransport
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from promptkit.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from promptkit.replay.cassette import FORMAT, Cassette
+    from promptkit.replay.keys import NOISE_FIELDS, canonical_request, repeat_index, request_key
+    from promptkit.replay.modes import RecordMode
+    from promptkit.replay.scrub import Scrubber
+    from promptkit.replay.session import (
+        ReplaySession,
+        ReplayStats,
+        Unused,
+        find_unused,
+        remove_unused,
+    )
+    from promptkit.replay.transport import ReplayTransport
 
 __all__ = [
     "FORMAT",
@@ -32,3 +45,22 @@ __all__ = [
     "repeat_index",
     "request_key",
 ]
+
+_HOMES = {
+    "Cassette": "promptkit.replay.cassette",
+    "FORMAT": "promptkit.replay.cassette",
+    "NOISE_FIELDS": "promptkit.replay.keys",
+    "RecordMode": "promptkit.replay.modes",
+    "ReplaySession": "promptkit.replay.session",
+    "ReplayStats": "promptkit.replay.session",
+    "ReplayTransport": "promptkit.replay.transport",
+    "Scrubber": "promptkit.replay.scrub",
+    "Unused": "promptkit.replay.session",
+    "canonical_request": "promptkit.replay.keys",
+    "find_unused": "promptkit.replay.session",
+    "remove_unused": "promptkit.replay.session",
+    "repeat_index": "promptkit.replay.keys",
+    "request_key": "promptkit.replay.keys",
+}
+
+__getattr__ = lazy_attributes(__name__, _HOMES)

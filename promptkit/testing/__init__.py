@@ -1,6 +1,23 @@
 """Testing helpers for promptkit users: a fault-injecting fake OpenAI server and its fixture."""
 
-from promptkit.testing.fake_server import DEFAULT_FAULTS, FakeOpenAIServer, RecordedRequest
-from promptkit.testing.replies import Reply, ToolCallReply
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from promptkit.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from promptkit.testing.fake_server import DEFAULT_FAULTS, FakeOpenAIServer, RecordedRequest
+    from promptkit.testing.replies import Reply, ToolCallReply
 
 __all__ = ["DEFAULT_FAULTS", "FakeOpenAIServer", "RecordedRequest", "Reply", "ToolCallReply"]
+
+_HOMES = {
+    "DEFAULT_FAULTS": "promptkit.testing.fake_server",
+    "FakeOpenAIServer": "promptkit.testing.fake_server",
+    "RecordedRequest": "promptkit.testing.fake_server",
+    "Reply": "promptkit.testing.replies",
+    "ToolCallReply": "promptkit.testing.replies",
+}
+
+__getattr__ = lazy_attributes(__name__, _HOMES)

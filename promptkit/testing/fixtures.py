@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from promptkit.testing.fake_server import FakeOpenAIServer
+if TYPE_CHECKING:
+    from promptkit.testing.fake_server import FakeOpenAIServer
 
 __all__ = ["fake_openai"]
 
@@ -20,6 +22,8 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
     Script it with `fake_openai.enqueue(Reply(...))`, `.default`, `.handler` or
     `.fault_rate`; read what your code sent in `fake_openai.requests`.
     """
+    from promptkit.testing.fake_server import FakeOpenAIServer  # on use: see local/fixtures.py
+
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
