@@ -107,6 +107,22 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
     assert sys.getswitchinterval() == switch_interval  # lowered during the run only
 
 
+def test_exitfirst_stops_at_the_first_failure_and_cancels_the_calls_behind_it(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    def wrong_about_hate(body: dict[str, Any], index: int) -> Reply:
+        reply = classify(body, index)
+        if "hate" in body["messages"][-1]["content"].lower():
+            reply = Reply(content={"sentiment": "positive", "confidence": 0.9, "reasoning": "x"})
+        return dataclasses.replace(reply, latency=0.2)
+
+    server.handler = wrong_about_hate
+    result = record(evals_project, "-x", "--prompt-concurrency=1")
+    result.assert_outcomes(passed=1, failed=1)  # love, then hate stops the run
+    assert result.ret == 1
+    assert len(server.requests) <= 3  # the call after hate at most; not the other six
+
+
 def test_collect_only_calls_no_model(evals_project: pytest.Pytester,
                                      server: FakeOpenAIServer) -> None:
     result = record(evals_project, "--collect-only", "-q")
