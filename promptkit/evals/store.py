@@ -56,6 +56,7 @@ RESULTS = sa.Table(
     sa.Column("input_tokens", sa.Integer(), nullable=False),
     sa.Column("output_tokens", sa.Integer(), nullable=False),
     sa.Column("output", sa.Text()),
+    sa.Column("output_text", sa.Text()),
     sa.Column("error", sa.Text()),
     sa.Column("failures", sa.Text(), nullable=False),
 )  # fmt: skip
@@ -64,6 +65,14 @@ RESULTS = sa.Table(
 @migration("evals")
 def m001_eval_runs(conn: Connection) -> None:
     METADATA.create_all(conn, tables=[RUNS, RESULTS])
+
+
+@migration("evals")
+def m002_result_text(conn: Connection) -> None:
+    """The model's text beside the parsed output: a text-mode prompt has only the text.
+    (A database m001 made today has the column already.)"""
+    if "output_text" not in {c["name"] for c in sa.inspect(conn).get_columns(RESULTS.name)}:
+        conn.execute(sa.text(f"ALTER TABLE {RESULTS.name} ADD COLUMN output_text TEXT"))
 
 
 @dataclass(frozen=True)
@@ -142,5 +151,6 @@ def _row(run_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "latency_s": row["latency_s"], "input_tokens": row["input_tokens"],
         "output_tokens": row["output_tokens"],
         "output": json.dumps(row["output"], ensure_ascii=False, default=str),
-        "error": row["error"], "failures": json.dumps(row["failures"], default=str),
+        "output_text": row.get("text"), "error": row["error"],
+        "failures": json.dumps(row["failures"], default=str),
     }  # fmt: skip

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import sqlalchemy as sa
+
 from promptkit.evals.assertions import Outcome
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.store import ResultStore
 from promptkit.registry import Registry
 
 
-def result(case: str, passed: bool, version: str = "1.0.0", digest: str = "sha256:a") -> CaseResult:
+def result(case: str, passed: bool, version: str = "1.0.0", digest: str = "sha256:a",
+           text: str = '{"label": "y"}') -> CaseResult:
     outcome = Outcome("equals", passed, "" if passed else "expected 'x', got 'y'")
-    run = RunResult(0, passed, (outcome,), output={"label": "y"}, latency_s=0.2, cost_usd=0.001,
-                    input_tokens=10, output_tokens=5, attempts=1)
+    run = RunResult(0, passed, (outcome,), output={"label": "y"}, text=text, latency_s=0.2,
+                    cost_usd=0.001, input_tokens=10, output_tokens=5, attempts=1)
     return CaseResult(f"p@{version}::{case}", "suite", "p", version, digest, case, False, 1.0, (run,))
 
 
@@ -37,3 +41,19 @@ def test_latest_for_reuses_only_a_run_that_covered_every_case(tmp_path: Path) ->
     assert reused is not None and partial.run_id not in set(reused["run_id"])
     assert list(reused["passed"]) == [True, True]
     assert store.latest_for("sha256:other", ["a"]) is None
+
+
+def test_the_text_of_a_result_is_stored_and_an_older_database_gains_the_column(
+    db_url: str,
+) -> None:
+    url = db_url
+    ResultStore(Registry(url)).save([result("a", True, text="Hello! How can I help?")])
+    with sa.create_engine(url).begin() as conn:  # the database as m001 made it before m002 existed
+        conn.execute(sa.text("ALTER TABLE promptkit_eval_results DROP COLUMN output_text"))
+        conn.execute(sa.text("DELETE FROM promptkit_migrations WHERE name = 'm002_result_text'"))
+    store = ResultStore(Registry(url))
+    info = store.save([result("b", True, text="Sure.")])
+    frame = store.frame()
+    texts = frame.set_index("case_id")["output_text"]
+    assert pd.isna(texts["a"]) and texts["b"] == "Sure."  # a row from before has no text
+    assert list(store.frame(run_id=info.run_id)["output_text"]) == ["Sure."]
