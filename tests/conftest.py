@@ -12,6 +12,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+# pytester's in-process runs unload the modules a run imported, and the next run imports
+# them anew: numpy refuses that, and httpx2 classes seen by modules imported before stop
+# matching. The plugin imports the eval stack only when a run has eval items, so it is
+# imported here once, before any pytester run.
+from promptkit.evals import gate_run, reports, session  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 
 

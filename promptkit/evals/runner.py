@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
@@ -16,7 +16,7 @@ from promptkit.errors import PromptError, PromptkitError
 from promptkit.evals.assertions import Observation, Outcome
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.suite import Case, Suite
-from promptkit.replay import ReplaySession, repeat_index
+from promptkit.replay import ReplaySession, repeat_index, replay_tally
 from promptkit.templates import Prompt
 
 __all__ = ["EvalItem", "EvalRunner"]
@@ -94,7 +94,10 @@ class EvalRunner:
     async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
         async with self._semaphore():
             with self._cassette(item), repeat_index(repeat):
-                observation, call = await self._observe(item)
+                with replay_tally() as replayed:
+                    observation, call = await self._observe(item)
+                if (recorded := replayed.recorded_latency_s) is not None:
+                    observation = replace(observation, latency_s=recorded)  # as recorded
                 outcomes = [await a.evaluate(observation, self._judge)
                             for a in item.case.assertions]
         return _run_result(repeat, observation, call, outcomes)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         find_unused,
         remove_unused,
     )
+    from promptkit.replay.tally import ReplayTally, replay_tally
     from promptkit.replay.transport import ReplayTransport
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "RecordMode",
     "ReplaySession",
     "ReplayStats",
+    "ReplayTally",
     "ReplayTransport",
     "Scrubber",
     "Unused",
@@ -43,6 +45,7 @@ __all__ = [
     "find_unused",
     "remove_unused",
     "repeat_index",
+    "replay_tally",
     "request_key",
 ]
 
@@ -53,6 +56,7 @@ _HOMES = {
     "RecordMode": "promptkit.replay.modes",
     "ReplaySession": "promptkit.replay.session",
     "ReplayStats": "promptkit.replay.session",
+    "ReplayTally": "promptkit.replay.tally",
     "ReplayTransport": "promptkit.replay.transport",
     "Scrubber": "promptkit.replay.scrub",
     "Unused": "promptkit.replay.session",
@@ -60,6 +64,7 @@ _HOMES = {
     "find_unused": "promptkit.replay.session",
     "remove_unused": "promptkit.replay.session",
     "repeat_index": "promptkit.replay.keys",
+    "replay_tally": "promptkit.replay.tally",
     "request_key": "promptkit.replay.keys",
 }
 

@@ -10,6 +10,7 @@ through untouched, so the miss reaches the caller at once, unwrapped and never r
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ import openai
 from promptkit.replay.keys import canonical_request, current_repeat, request_key
 from promptkit.replay.modes import RecordMode
 from promptkit.replay.responses import recordable, replay_response
+from promptkit.replay.tally import current_tally
 
 if TYPE_CHECKING:
     from promptkit.replay.cassette import Cassette
@@ -63,6 +65,8 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
             entry = cassette.get(key)
             if entry is not None:
                 session.count("replayed")
+                if (tally := current_tally()) is not None:
+                    tally.add_replayed(entry["response"].get("latency_s"))
                 return replay_response(entry["response"], key)
         if not session.mode.records(cassette.existed):
             raise session.miss(cassette, key, canonical)
@@ -71,7 +75,11 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
     async def _record(
         self, request: httpx2.Request, cassette: Cassette, key: str, canonical: dict[str, Any]
     ) -> httpx2.Response:
-        """Call the endpoint; a 2xx is recorded once its body has been read to a complete end."""
+        """Call the endpoint; a 2xx is recorded once its body has been read to a complete end,
+        with the seconds from sending the request to the end of the body."""
+        if (tally := current_tally()) is not None:
+            tally.live += 1
+        started = time.monotonic()
         try:
             response = await self._upstream_transport().handle_async_request(request)
         except BaseException:
@@ -82,7 +90,7 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
             return response
 
         def done(raw: bytes | None) -> None:
-            self._keep(response, raw, cassette, key, canonical)
+            self._keep(response, raw, cassette, key, canonical, time.monotonic() - started)
 
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         return httpx2.Response(
@@ -93,7 +101,7 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         )
 
     def _keep(self, response: httpx2.Response, raw: bytes | None, cassette: Cassette, key: str,
-              canonical: dict[str, Any]) -> None:  # fmt: skip
+              canonical: dict[str, Any], latency_s: float) -> None:  # fmt: skip
         """Record a body that arrived whole, if it is a complete success; warn, never raise.
 
         `raw` is None when reading the body failed."""
@@ -112,7 +120,11 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         if stored is None:
             session.count("failed")
             return
-        cassette.put(key, session.entry(canonical, stored))
+        previous = cassette.get(key)
+        if previous is None or not _same_answer(previous["response"], stored):
+            stored["latency_s"] = round(latency_s, 4)
+            cassette.put(key, session.entry(canonical, stored))
+        # else the recording stands as it was: re-recording an unchanged answer changes no line
         session.count("recorded")
 
     def _upstream_transport(self) -> httpx2.AsyncBaseTransport:
@@ -170,6 +182,13 @@ class _TeeStream(httpx2.AsyncByteStream):
         done, self._done = self._done, None
         if done is not None:
             done(None if failed else b"".join(self._chunks))
+
+
+def _same_answer(recorded: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a new answer equals a recorded one that has a latency (which may differ)."""
+    if "latency_s" not in recorded:
+        return False  # recorded before latencies were kept: take the new one, with its latency
+    return {k: v for k, v in recorded.items() if k != "latency_s"} == stored
 
 
 def _encoding(response: httpx2.Response) -> dict[str, str]:

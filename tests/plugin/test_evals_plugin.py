@@ -123,6 +123,20 @@ def test_exitfirst_stops_at_the_first_failure_and_cancels_the_calls_behind_it(
     assert len(server.requests) <= 3  # the call after hate at most; not the other six
 
 
+def test_a_latency_assertion_judges_the_recorded_latency_offline(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    suite = evals_project.path / "evals" / "sentiment.yaml"
+    suite.write_text(SUITE.replace("  - schema\n", "  - schema\n  - latency: {max_ms: 200}\n"))
+    server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.3)
+    record(evals_project, "--prompt-version=1.2.0").assert_outcomes(failed=3)
+    server.stop()
+    replayed = evals_project.runpytest("evals", "--prompt-version=1.2.0")
+    replayed.assert_outcomes(failed=3)  # replayed in microseconds, judged at the recorded 0.3 s
+    replayed.stdout.fnmatch_lines(["*expected latency <= 200 ms, got 3?? ms*",
+                                   "sentiment@1.2.0 * 3 cases * p50 3?? ms*"])
+
+
 def test_collect_only_calls_no_model(evals_project: pytest.Pytester,
                                      server: FakeOpenAIServer) -> None:
     result = record(evals_project, "--collect-only", "-q")
