@@ -184,11 +184,24 @@ class _TeeStream(httpx2.AsyncByteStream):
             done(None if failed else b"".join(self._chunks))
 
 
+_VOLATILE = frozenset({"id", "created", "system_fingerprint", "latency_s"})
+"""What differs between two deliveries of the same answer: ids, timestamps, the latency."""
+
+
 def _same_answer(recorded: dict[str, Any], stored: dict[str, Any]) -> bool:
-    """Whether a new answer equals a recorded one that has a latency (which may differ)."""
+    """Whether a new answer says what a recorded one (which has a latency) says."""
     if "latency_s" not in recorded:
         return False  # recorded before latencies were kept: take the new one, with its latency
-    return {k: v for k, v in recorded.items() if k != "latency_s"} == stored
+    return _steady(recorded) == _steady(stored)
+
+
+def _steady(value: Any) -> Any:
+    """`value` without its volatile fields, at any depth (a stream's chunks carry them too)."""
+    if isinstance(value, dict):
+        return {k: _steady(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_steady(v) for v in value]
+    return value
 
 
 def _encoding(response: httpx2.Response) -> dict[str, str]:

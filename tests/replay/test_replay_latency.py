@@ -42,6 +42,11 @@ async def test_a_replay_reports_the_latency_the_endpoint_had(fixtures: Path) -> 
 
 async def test_re_recording_an_unchanged_answer_changes_no_byte(fixtures: Path) -> None:
     await record(fixtures, "once", "fine")
+    path = fixtures / CASE
+    data = read(path)
+    for entry in data["entries"].values():  # as a real endpoint does: a new id, a new time
+        entry["response"]["body"].update(id="chatcmpl-old", created=1)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     before = (fixtures / CASE).read_bytes()
     await record(fixtures, "all", "fine", latency=0.05)
     assert (fixtures / CASE).read_bytes() == before
