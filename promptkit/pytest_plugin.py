@@ -300,8 +300,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if not ran and not workers:
         return
+    for worker in workers:
+        evals.worker_rows.extend(worker["rows"])
     baseline = config.getoption("prompt_baseline")
-    if baseline and ran:
+    if baseline and evals.rows():
         config.stash[GATE], failed = _gate(evals, baseline)
         if failed:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -331,7 +333,6 @@ def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Un
     evals.finish(within=[])
     used: dict[str, set[str]] = {}
     for worker in workers:
-        evals.worker_rows.extend(worker["rows"])
         for path, keys in worker["used"].items():
             used.setdefault(path, set()).update(keys)
     within = sorted({w for worker in workers for w in worker["within"]})

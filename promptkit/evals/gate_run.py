@@ -66,25 +66,26 @@ class Gate:
 
     def against(self, baseline: str) -> list[GateReport]:
         """Every version the session ran, against `baseline`, over the cases it ran (the
-        pytest plugin's `--prompt-baseline`)."""
+        pytest plugin's `--prompt-baseline`; under pytest-xdist, the workers' rows too)."""
         reports = []
-        by_prompt: dict[str, list[CaseResult]] = {}
-        for result in self.session.results:
-            by_prompt.setdefault(result.prompt, []).append(result)
-        for name, results in by_prompt.items():
+        by_prompt: dict[str, Rows] = {}
+        for row in self.session.rows():
+            by_prompt.setdefault(row["prompt"], []).append(row)
+        for name, rows in by_prompt.items():
             base_prompt, label = self._ref(name, baseline)
-            ran_base = [r.row() for r in results if r.version == base_prompt.version]
+            ran_base = [r for r in rows if r["version"] == base_prompt.version]
             if ran_base:
                 base_rows, source = ran_base, "ran"
             else:
-                base_rows, source = self.results(base_prompt, self._ran_suites(results))
+                base_rows, source = self.results(base_prompt, self._ran_suites(rows))
             base_ref = _version_ref(base_prompt, label, source)
-            for version in dict.fromkeys(r.version for r in results):
+            for version in dict.fromkeys(r["version"] for r in rows):
                 if version == base_prompt.version:
                     continue
-                rows = [r.row() for r in results if r.version == version]
-                cand_ref = VersionRef(name, version, rows[0]["content_hash"], None, "ran")
-                reports.append(compare(base_ref, cand_ref, base_rows, rows, self.thresholds))
+                cand_rows = [r for r in rows if r["version"] == version]
+                cand_ref = VersionRef(name, version, cand_rows[0]["content_hash"], None, "ran")
+                reports.append(compare(base_ref, cand_ref, base_rows, cand_rows,
+                                       self.thresholds))
         return reports
 
     # -- which suites and versions ------------------------------------------------------
@@ -107,10 +108,10 @@ class Gate:
         repeat = self.session.options.repeat
         return replace(suite, repeat=repeat) if repeat is not None else suite
 
-    def _ran_suites(self, results: Iterable[CaseResult]) -> list[Suite]:
+    def _ran_suites(self, rows: Iterable[dict[str, Any]]) -> list[Suite]:
         ran: dict[str, set[str]] = {}
-        for r in results:
-            ran.setdefault(r.suite, set()).add(r.case_id)
+        for r in rows:
+            ran.setdefault(r["suite"], set()).add(r["case_id"])
         suites = {s.name: s for s in load_suites(self.session.settings.evals_path)}
         return [self._repeat(replace(suites[name], cases=tuple(
             c for c in suites[name].cases if c.id in ids))) for name, ids in ran.items()]

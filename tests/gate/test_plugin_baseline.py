@@ -41,6 +41,19 @@ def test_a_regression_fails_the_session_with_the_flips_listed(
     assert flipped == [f"parity::{case}" for case in REGRESSED]
 
 
+def test_under_xdist_the_controller_gates_what_the_workers_ran(
+    evals_project: pytest.Pytester,
+) -> None:
+    result = evals_project.runpytest_subprocess("evals", "--prompt-version=1.1.0", "-n", "2",
+                                                "--prompt-baseline=1.0.0")
+    result.assert_outcomes(passed=37, failed=3)
+    assert result.ret == 1
+    section = gate_section(result)
+    assert section[0] == "REGRESSION: parity@1.1.0 against parity@1.0.0"
+    flipped = [line.split()[3].rstrip(":") for line in section if "pass -> fail" in line]
+    assert sorted(flipped) == sorted(f"parity::{case}" for case in REGRESSED)
+
+
 def test_an_equal_candidate_passes_and_a_baseline_run_alongside_is_reused(
     evals_project: pytest.Pytester,
 ) -> None:
