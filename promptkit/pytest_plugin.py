@@ -266,8 +266,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("promptkit evals")
         for summary in summaries:
             terminalreporter.write_line(summary.line())
-        if (timing := session.timing_line()) is not None:
-            terminalreporter.write_line(timing)
+        if TIMING in config.stash:
+            terminalreporter.write_line(config.stash[TIMING])
         for line in session.unused_report:
             terminalreporter.write_line(line)
         if session.run_info is not None:
@@ -302,6 +302,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     for worker in workers:
         evals.worker_rows.extend(worker["rows"])
+    if (timing := evals.timing_line()) is not None:
+        config.stash[TIMING] = timing  # now: the gate may run a baseline after
     baseline = config.getoption("prompt_baseline")
     if baseline and evals.rows():
         config.stash[GATE], failed = _gate(evals, baseline)
@@ -359,6 +361,7 @@ def _gate(evals: EvalSession, baseline: str) -> tuple[list[str], bool]:
 
 
 GATE = pytest.StashKey[list[str]]()
+TIMING = pytest.StashKey[str]()
 DESELECTED = pytest.StashKey[int]()
 
 

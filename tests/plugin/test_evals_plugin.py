@@ -101,7 +101,10 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
 ) -> None:
     server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.3)
     switch_interval = sys.getswitchinterval()
-    record(evals_project, f"--prompt-concurrency={concurrency}").assert_outcomes(passed=9)
+    result = record(evals_project, f"--prompt-concurrency={concurrency}")
+    result.assert_outcomes(passed=9)
+    result.stdout.fnmatch_lines([f"9 items in *.* s at concurrency {concurrency} "
+                                 "(9 calls recorded, 0 replayed)"])
     assert len(server.requests) == 9
     assert server.peak_in_flight == min(concurrency, 9)
     assert sys.getswitchinterval() == switch_interval  # lowered during the run only
