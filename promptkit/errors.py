@@ -311,6 +311,10 @@ class RegistryUnavailableError(RegistryError):
     """The registry database cannot be reached."""
 
 
+class PinMovedError(RegistryError):
+    """A pin moved by someone else between a check of it and a move that relied on it."""
+
+
 class EvalError(PromptkitError):
     """A problem with an eval suite or an eval run."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptkit.errors import PromotionRefusedError, UsageError
+from promptkit.errors import PinMovedError, PromotionRefusedError, UsageError
 from promptkit.evals.gate_store import GateRecord, GateStore
 from promptkit.registry import LedgerEntry, Pin, Registry
 
@@ -58,8 +58,16 @@ def promote(
     if gate is None:
         raise _refusal(registry, name, version, env, target.content_hash, current)
     why = f"{reason.strip()}; " if reason and reason.strip() else ""
-    entry = registry.pin(name, version, env=env, actor=actor, action="promote",
-                         reason=f"{why}gate #{gate.id} passed against {current.version}")
+    try:
+        entry = registry.pin(name, version, env=env, actor=actor, action="promote",
+                             reason=f"{why}gate #{gate.id} passed against {current.version}",
+                             expect_hash=current.content_hash)
+    except PinMovedError as moved:
+        command = f"promptkit gate {name} --candidate {version} --baseline {env}"
+        raise PromotionRefusedError(
+            f"refusing to promote {name}@{version} to {env}: its gate passed against "
+            f"{current.version}, but {moved} Run `{command}` again.",
+            name=name, version=version, env=env, command=command) from None
     return Promotion(name, version, env, entry, gate)
 
 

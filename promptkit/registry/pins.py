@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from promptkit.errors import NotPublishedError, UsageError
+from promptkit.errors import NotPublishedError, PinMovedError, UsageError
 from promptkit.registry.engine import inserted_id, write_transaction
 from promptkit.registry.records import ACTIONS, LedgerEntry, Pin, check_env
 from promptkit.registry.schema import ledger, pins, prompts
@@ -29,12 +29,20 @@ __all__ = [
 
 def move(
     engine: Engine, name: str, version: str, *, env: str, reason: str, actor: str,
-    action: str = "pin",
+    action: str = "pin", expect_hash: str | None = None,
 ) -> LedgerEntry:
-    """Point `name` in `env` at a published `version`, recording who, when and why."""
+    """Point `name` in `env` at a published `version`, recording who, when and why. With
+    `expect_hash`, only if `env` still serves that content (compare-and-set, under the
+    name's lock): a decision taken on the current pin never lands on another one."""
     _check(env, reason, action)
     with write_transaction(engine) as conn:
         _lock(conn, name)
+        if expect_hash is not None:
+            current = _current(conn, name, env)
+            if current is None or current.content_hash != expect_hash:
+                now = f"{current.version} ({current.content_hash[:19]})" if current else "nothing"
+                raise PinMovedError(f"{name} in {env} moved while this {action} was decided: it "
+                                    f"serves {now} now, not {expect_hash[:19]}")
         return _move(conn, name, env, version, reason, actor, action)
 
 

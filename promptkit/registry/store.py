@@ -126,12 +126,14 @@ class Registry:
 
     def pin(
         self, name: str, version: str, *, env: str, reason: str, actor: str | None = None,
-        action: str = "pin",
+        action: str = "pin", expect_hash: str | None = None,
     ) -> LedgerEntry:
-        """Point `name` in `env` at a published version; appends a ledger row."""
+        """Point `name` in `env` at a published version; appends a ledger row. With
+        `expect_hash`, only while `env` serves that content (else PinMovedError)."""
         who = actor or default_actor()
         return self._run(lambda e: pins.move(
-            e, name, version, env=env, reason=reason, actor=who, action=action))
+            e, name, version, env=env, reason=reason, actor=who, action=action,
+            expect_hash=expect_hash))
 
     def rollback(
         self, name: str, *, env: str, reason: str, to: str | None = None,

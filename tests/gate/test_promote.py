@@ -11,6 +11,7 @@ from gate_helpers import Invoke
 
 from promptkit.config import load_settings
 from promptkit.errors import PromotionRefusedError, UsageError
+from promptkit.evals.gate_store import GateStore
 from promptkit.evals.promotion import promote
 from promptkit.registry import Registry
 
@@ -92,3 +93,26 @@ def test_the_library_function(pinned: Invoke, gate_project: Path) -> None:
     same = promote(registry, "parity", "1.0.0", env="production")
     assert same.entry is None  # already served: no ledger row
     registry.close()
+
+
+def test_a_pin_moved_between_the_gate_check_and_the_move_refuses_the_promotion(
+    pinned: Invoke, gate_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone rolls production to 0.9.0 while promote checks 1.2.0's gate against 1.0.0:
+    the promotion must not land on 0.9.0, which 1.2.0 was never gated against."""
+    assert pinned("gate", "parity", "--candidate", "1.2.0", "--baseline", "production")[0] == 0
+    registry = Registry(load_settings(gate_project).database_url)
+    passing = GateStore.passing
+
+    def check_then_race(self: GateStore, *args: str) -> object:
+        found = passing(self, *args)
+        Registry(load_settings(gate_project).database_url).pin(
+            "parity", "0.9.0", env="production", reason="incident: roll back", actor="bob")
+        return found
+
+    monkeypatch.setattr(GateStore, "passing", check_then_race)
+    with pytest.raises(PromotionRefusedError, match=r"gate passed against 1\.0\.0, but parity "
+                       r"in production moved .* serves 0\.9\.0"):
+        promote(registry, "parity", "1.2.0", env="production")
+    registry.close()
+    assert ledger(pinned)[-1][:3] == ("pin", "1.0.0", "0.9.0")  # bob's move stands alone
