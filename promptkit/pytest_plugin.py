@@ -238,23 +238,28 @@ QUEUED = pytest.StashKey[set[int]]()
 
 
 def _newly_queued(item: pytest.Item) -> list[pytest.Item]:
-    """The items the xdist controller sent this worker since the last look (found through
-    xdist's worker plugin; without it, none, and items run one by one). New ones are
+    """The items the xdist controller sent this worker since the last look. New ones are
     appended to the queue, so the look back stops at the first index already seen."""
-    worker = next((p for p in item.config.pluginmanager.get_plugins() if hasattr(p, "torun")),
-                  None)
-    if worker is None:
-        return []
     seen = item.config.stash.setdefault(QUEUED, set())
     new: list[int] = []
-    with worker.torun.lock() as pending:
-        for index in reversed(pending):
-            if index in seen:
-                break
-            if isinstance(index, int):
-                new.append(index)
+    for index in reversed(_xdist_queue(item.config)):
+        if index in seen:
+            break
+        new.append(index)
     seen.update(new)
     return [item.session.items[i] for i in reversed(new)]
+
+
+def _xdist_queue(config: pytest.Config) -> list[int]:
+    """The indices of the items queued in this xdist worker, read from xdist's worker plugin
+    (its `torun` queue); empty if that is not there or not as expected, and the worker's
+    items then run one by one, as xdist itself would."""
+    worker = next((p for p in config.pluginmanager.get_plugins() if hasattr(p, "torun")), None)
+    try:
+        with worker.torun.lock() as pending:  # type: ignore[union-attr]
+            return [i for i in pending if isinstance(i, int)]
+    except (AttributeError, TypeError):
+        return []
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
