@@ -8,7 +8,7 @@ reports items one by one), recordings flushed and unused ones reported at the en
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,7 +158,8 @@ class PromptUnderTest:
                  model: str | None = None) -> None:
         self.prompt, self._session, self._cassette = prompt, session, cassette
         self._model = model
-        self._calls = 0
+        self.calls: list[CallResult] = []
+        """The calls this test made, in order: counted in the run's results."""
 
     @property
     def version(self) -> str:
@@ -173,10 +174,11 @@ class PromptUnderTest:
 
     def call(self, variables: dict[str, Any] | None = None, /, **more: Any) -> CallResult:
         """Render with the variables and call; the validated `CallResult`."""
-        self._calls += 1
-        return self._session.call(self.prompt, {**(variables or {}), **more},
-                                  cassette=self._cassette, repeat=self._calls - 1,
-                                  model=self._model)
+        result = self._session.call(self.prompt, {**(variables or {}), **more},
+                                    cassette=self._cassette, repeat=len(self.calls),
+                                    model=self._model)
+        self.calls.append(result)
+        return result
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -211,6 +213,23 @@ def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
     test = request.node.originalname or request.node.name
     cassette = f"tests/{request.node.path.stem}/{test}/{loaded.ref}.json"
     return PromptUnderTest(loaded, session, cassette, model=marker.kwargs.get("model"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A Python-written test of a prompt counts in the summary, the stored results and the
+    gate like a suite case: one per test × version, as pytest judged it."""
+    report = yield
+    under_test = getattr(item, "funcargs", {}).get("prompt")
+    if report.when == "call" and not report.skipped and isinstance(under_test, PromptUnderTest):
+        test = getattr(item, "originalname", None) or item.name
+        _session(item.config).add_test_result(
+            under_test.prompt, suite=item.nodeid.split("::")[0], test=test,
+            passed=report.passed, message=call.excinfo.exconly()[:500] if call.excinfo else "",
+            calls=under_test.calls)
+    return report
 
 
 @pytest.hookimpl(trylast=True)

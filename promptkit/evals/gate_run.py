@@ -76,7 +76,11 @@ class Gate:
             ran_base = [r for r in rows if r["version"] == base_prompt.version]
             if ran_base:
                 base_rows, source = ran_base, "ran"
-            else:
+            else:  # Python-written tests compare only with a baseline run alongside them
+                suites = {s.name for s in load_suites(self.session.settings.evals_path)}
+                rows = [r for r in rows if r["suite"] in suites]
+                if not rows:
+                    continue
                 base_rows, source = self.results(base_prompt, self._ran_suites(rows))
             base_ref = _version_ref(base_prompt, label, source)
             for version in dict.fromkeys(r["version"] for r in rows):

@@ -114,7 +114,7 @@ class EvalRunner:
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
                                variables=item.case.variables), exc
-        return _observation(result, output, self._cost(result), item.case.variables), result
+        return _observation(result, output, self.cost(result), item.case.variables), result
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
                    model: str | None = None) -> CallResult:
@@ -126,7 +126,8 @@ class EvalRunner:
                       "content_hash": prompt.content_hash, "case": case},
         )  # fmt: skip
 
-    def _cost(self, result: CallResult) -> float:
+    def cost(self, result: CallResult) -> float:
+        """What a call cost, in USD, at its model config's prices."""
         config = self.client.config(result.config_name)
         return price_call(config, result.total_usage).usd
 

@@ -22,7 +22,8 @@ from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreak
 from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError, UsageError
-from promptkit.evals.results import CaseResult
+from promptkit.evals.assertions import Outcome
+from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
 from promptkit.evals.store import ResultStore, RunInfo
@@ -30,7 +31,7 @@ from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
 from promptkit.registry.calllog import project_call_log
-from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
+from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index, replay_tally
 from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.provenance import find_repo
 
@@ -157,10 +158,32 @@ class EvalSession:
         `cassette`: what the `prompt` fixture of Python-written tests does."""
 
         async def call() -> CallResult:
-            with self.replay.cassette(cassette), repeat_index(repeat):
-                return await self.runner.call(prompt, prompt.render(variables), model=model)
+            with self.replay.cassette(cassette), repeat_index(repeat), replay_tally() as tally:
+                result = await self.runner.call(prompt, prompt.render(variables), model=model)
+            recorded = tally.recorded_latency_s
+            return result if recorded is None else replace(result, latency_s=recorded)
 
         return self._loop.run(call())
+
+    def add_test_result(self, prompt: Prompt, *, suite: str, test: str, passed: bool,
+                        message: str, calls: Sequence[CallResult]) -> CaseResult:
+        """Count a Python-written test of `prompt` like a suite case: pass or fail as pytest
+        judged it, with the output, latency, tokens and cost of the calls it made."""
+        last = calls[-1] if calls else None
+        run = RunResult(
+            repeat=0, passed=passed, outcomes=(Outcome("pytest", passed, message),),
+            output=last.output if last else None, text=last.text if last else None,
+            latency_s=sum(c.latency_s for c in calls),
+            cost_usd=sum(self.runner.cost(c) for c in calls),
+            input_tokens=sum(c.total_usage.input_tokens for c in calls),
+            output_tokens=sum(c.total_usage.output_tokens for c in calls),
+            attempts=sum(len(c.attempts) for c in calls),
+        )  # fmt: skip
+        result = CaseResult(f"{prompt.ref}::{test}", suite, prompt.name, prompt.version,
+                            prompt.content_hash, test, critical=False, threshold=1.0,
+                            runs=(run,))
+        self.results.append(result)
+        return result
 
     def _submit(self, item: EvalItem) -> concurrent.futures.Future[CaseResult]:
         if item.id not in self._futures:

@@ -289,11 +289,39 @@ def test_python_tests_get_the_prompt_at_each_version(evals_project: pytest.Pytes
     recorded = evals_project.runpytest("test_mine.py", "--prompt-version=all",
                                        "--prompt-record=once", "-v")
     recorded.assert_outcomes(passed=3)
-    recorded.stdout.fnmatch_lines(["*test_love_is_positive?sentiment@1.0.0? PASSED*"])
+    recorded.stdout.fnmatch_lines(["*test_love_is_positive?sentiment@1.0.0? PASSED*",
+                                   "sentiment@1.0.0 * 1 cases   100.0% passed*"])
     assert (evals_project.path / "fixtures/tests/test_mine/test_love_is_positive/"
             "sentiment@1.2.0.json").is_file()
     server.stop()
     evals_project.runpytest("test_mine.py", "--prompt-version=1.1.0").assert_outcomes(passed=1)
+
+
+PYTHON_TESTS_ONE_FAILING = PYTHON_TEST + '''
+
+@pytest.mark.prompt("sentiment")
+def test_hate_is_positive(prompt):
+    assert prompt.call(text="I hate it").output["sentiment"] == "positive"
+'''
+
+
+def test_python_tests_count_in_the_summary_the_results_and_the_gate(
+    evals_project: pytest.Pytester,
+) -> None:
+    evals_project.makepyfile(test_mine=PYTHON_TESTS_ONE_FAILING)
+    result = evals_project.runpytest("test_mine.py", "evals", "--prompt-version=all",
+                                     "--prompt-record=once", "--prompt-baseline=1.0.0",
+                                     "--prompt-results=out.jsonl")
+    result.assert_outcomes(passed=12, failed=3)  # 3 suite cases + 2 tests, × 3 versions
+    result.stdout.fnmatch_lines(["sentiment@1.0.0 * 5 cases    80.0% passed*",
+                                 "*PASS: sentiment@1.1.0 against sentiment@1.0.0*"])
+    rows = [json.loads(line) for line in (evals_project.path / "out.jsonl").read_text().splitlines()]
+    tests = {(r["suite"], r["case_id"], r["version"]): r for r in rows if r["suite"] == "test_mine.py"}
+    assert len(tests) == 6
+    failed = tests[("test_mine.py", "test_hate_is_positive", "1.2.0")]
+    assert not failed["passed"] and failed["output"]["sentiment"] == "negative"
+    assert "AssertionError" in failed["failures"][0]["message"]
+    assert failed["input_tokens"] > 0
 
 
 def test_a_prompt_test_without_its_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
