@@ -10,8 +10,9 @@ says. A model neither knows costs 0 with `source="unknown"`: flagged, never gues
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 import genai_prices
@@ -83,6 +84,9 @@ def read_usage(usage: Any) -> TokenUsage:
 def price_call(config: ModelConfig, usage: Any) -> Cost:
     """The cost of one call from its reported usage, cached input priced as cached."""
     tokens = read_usage(usage)
+    if config.price_in is not None and config.price_out is not None:
+        cost = _config_cost(config, tokens, None)  # no per-call lookup: only the name is used
+        return replace(cost, priced_as=_priced_as(config.model, config.base_url))
     table = _table_cost(config, tokens)
     if config.price_in is None and config.price_out is None:
         return table or Cost(0.0, 0.0, 0.0, 0.0, source="unknown")
@@ -111,6 +115,13 @@ def catalog_context_window(model: str, base_url: str | None = None) -> int | Non
     """The context window genai-prices' table gives for `model`, if it knows one."""
     found = _lookup(model, base_url, TokenUsage())
     return found.model.context_window if found is not None else None
+
+
+@lru_cache(maxsize=256)
+def _priced_as(model: str, base_url: str | None) -> str | None:
+    """`provider:model` as the table knows `model`, if it does."""
+    found = _lookup(model, base_url, TokenUsage())
+    return f"{found.provider.id}:{found.model.id}" if found is not None else None
 
 
 def _table_cost(config: ModelConfig, tokens: TokenUsage) -> Cost | None:
