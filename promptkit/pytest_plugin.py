@@ -320,12 +320,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         evals.finish(within=[])  # flush only
         config.workeroutput[WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
-            {"used": evals.replay.used(), "rows": evals.rows(), "within": within}, default=str)
+            {"used": evals.replay.used(), "rows": evals.rows(), "within": within,
+             "timing": evals.timing()}, default=str)
         return
     if not ran and not workers:
         return
     for worker in workers:
         evals.worker_rows.extend(worker["rows"])
+        evals.worker_timings += [worker["timing"]] if worker.get("timing") else []
     if (timing := evals.timing_line()) is not None:
         config.stash[TIMING] = timing  # now: the gate may run a baseline after
     baseline = config.getoption("prompt_baseline")

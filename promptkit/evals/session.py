@@ -70,6 +70,7 @@ class EvalSession:
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
     unused_report: list[str] = field(default_factory=list)
     worker_rows: list[dict[str, Any]] = field(default_factory=list)
+    worker_timings: list[dict[str, Any]] = field(default_factory=list)
     run_info: RunInfo | None = None
     _call_log: CallLog | None = None
     _switch_interval: float | None = None
@@ -133,7 +134,7 @@ class EvalSession:
         if not fresh:
             return
         if self._switch_interval is None:
-            self._started = time.perf_counter()
+            self._started = time.time()  # wall clock: comparable with xdist workers' stamps
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         futures = [concurrent.futures.Future[CaseResult]() for _ in fresh]
@@ -200,7 +201,7 @@ class EvalSession:
                 return
             try:
                 future.set_result(await self.runner.run(item))
-                self._last_result = time.perf_counter()
+                self._last_result = time.time()
             except BaseException as exc:
                 future.set_exception(exc)
                 raise
@@ -222,22 +223,28 @@ class EvalSession:
             self._switch_interval = None
         return self.replay.finish(within)
 
-    @property
-    def calls_wall_s(self) -> float | None:
-        """Seconds from the first item's calls starting to the last result: the figure to
-        hold against calls × latency ÷ concurrency."""
+    def timing(self) -> dict[str, Any] | None:
+        """When this process's calls started and the last result came, and how many items
+        and calls there were: what a pytest-xdist worker sends its controller."""
         if self._started is None or self._last_result is None:
             return None
-        return self._last_result - self._started
+        stats = self.replay.stats
+        return {"started": self._started, "last": self._last_result,
+                "items": len(self._futures), "recorded": stats.recorded,
+                "replayed": stats.replayed}
 
     def timing_line(self) -> str | None:
-        """`2000 items in 7.42 s at concurrency 16 (2000 calls recorded, 0 replayed)`."""
-        if self.calls_wall_s is None:
+        """`2000 items in 7.42 s at concurrency 16 (2000 calls recorded, 0 replayed)`: from
+        the first call to the last result, over this process and its xdist workers; the
+        figure to hold against calls × latency ÷ concurrency."""
+        spans = [t for t in (self.timing(), *self.worker_timings) if t is not None]
+        if not spans:
             return None
-        stats = self.replay.stats
-        return (f"{len(self._futures)} items in {self.calls_wall_s:.2f} s at concurrency "
-                f"{self.options.concurrency} ({stats.recorded} calls recorded, "
-                f"{stats.replayed} replayed)")
+        wall = max(t["last"] for t in spans) - min(t["started"] for t in spans)
+        items, recorded, replayed = (sum(t[k] for t in spans)
+                                     for k in ("items", "recorded", "replayed"))
+        return (f"{items} items in {wall:.2f} s at concurrency {self.options.concurrency} "
+                f"({recorded} calls recorded, {replayed} replayed)")
 
     def rows(self) -> list[dict[str, Any]]:
         """This process's results as rows, plus those pytest-xdist workers sent."""

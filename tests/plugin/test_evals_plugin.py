@@ -260,6 +260,8 @@ def test_under_xdist_workers_overlap_their_calls_within_the_shared_concurrency(
         "evals", "--prompt-version=all", "--prompt-record=once", "-n", "2",
         f"--prompt-concurrency={concurrency}")
     result.assert_outcomes(passed=9)
+    result.stdout.fnmatch_lines([f"9 items in *.* s at concurrency {concurrency} "
+                                 "(9 calls recorded, 0 replayed)"])  # all workers' calls
     assert len(server.requests) == 9  # each item called once, by one worker
     # 2 workers running items one by one would never have more than 2 calls in flight
     assert lowest <= server.peak_in_flight <= highest
