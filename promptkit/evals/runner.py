@@ -94,10 +94,7 @@ class EvalRunner:
     async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
         async with self._semaphore():
             with self._cassette(item), repeat_index(repeat):
-                with replay_tally() as replayed:
-                    observation, call = await self._observe(item)
-                if (recorded := replayed.recorded_latency_s) is not None:
-                    observation = replace(observation, latency_s=recorded)  # as recorded
+                observation, call = await self._observe(item)
                 outcomes = [await a.evaluate(observation, self._judge)
                             for a in item.case.assertions]
         return _run_result(repeat, observation, call, outcomes)
@@ -118,13 +115,18 @@ class EvalRunner:
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
                    model: str | None = None) -> CallResult:
-        """Call the model with a prompt's settings (its output spec, temperature, limits)."""
-        return await self.client.call(
-            messages, config=self.config_for(prompt, model), output=prompt.meta.output,
-            temperature=prompt.meta.effective_temperature, max_tokens=prompt.meta.max_tokens,
-            metadata={"prompt": prompt.name, "version": prompt.version,
-                      "content_hash": prompt.content_hash, "case": case},
-        )  # fmt: skip
+        """Call the model with a prompt's settings (its output spec, temperature, limits).
+        A call answered wholly from recordings reports the latency they recorded."""
+        with replay_tally() as replayed:
+            result = await self.client.call(
+                messages, config=self.config_for(prompt, model), output=prompt.meta.output,
+                temperature=prompt.meta.effective_temperature,
+                max_tokens=prompt.meta.max_tokens,
+                metadata={"prompt": prompt.name, "version": prompt.version,
+                          "content_hash": prompt.content_hash, "case": case},
+            )  # fmt: skip
+        recorded = replayed.recorded_latency_s
+        return result if recorded is None else replace(result, latency_s=recorded)
 
     def cost(self, result: CallResult) -> float:
         """What a call cost, in USD, at its model config's prices."""

@@ -31,7 +31,7 @@ from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
 from promptkit.registry.calllog import project_call_log
-from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index, replay_tally
+from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
 from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.provenance import find_repo
 
@@ -159,10 +159,8 @@ class EvalSession:
         `cassette`: what the `prompt` fixture of Python-written tests does."""
 
         async def call() -> CallResult:
-            with self.replay.cassette(cassette), repeat_index(repeat), replay_tally() as tally:
-                result = await self.runner.call(prompt, prompt.render(variables), model=model)
-            recorded = tally.recorded_latency_s
-            return result if recorded is None else replace(result, latency_s=recorded)
+            with self.replay.cassette(cassette), repeat_index(repeat):
+                return await self.runner.call(prompt, prompt.render(variables), model=model)
 
         return self._loop.run(call())
 
