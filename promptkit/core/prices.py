@@ -113,15 +113,20 @@ def worst_case_cost(config: ModelConfig, input_tokens: int, max_tokens: int | No
 
 def catalog_context_window(model: str, base_url: str | None = None) -> int | None:
     """The context window genai-prices' table gives for `model`, if it knows one."""
-    found = _lookup(model, base_url, TokenUsage())
+    found = _catalog_entry(model, base_url)
     return found.model.context_window if found is not None else None
 
 
-@lru_cache(maxsize=256)
 def _priced_as(model: str, base_url: str | None) -> str | None:
     """`provider:model` as the table knows `model`, if it does."""
-    found = _lookup(model, base_url, TokenUsage())
+    found = _catalog_entry(model, base_url)
     return f"{found.provider.id}:{found.model.id}" if found is not None else None
+
+
+@lru_cache(maxsize=256)
+def _catalog_entry(model: str, base_url: str | None) -> PriceCalculation | None:
+    """The table's entry for `model` (looked up once): what does not depend on usage."""
+    return _lookup(model, base_url, TokenUsage())
 
 
 def _table_cost(config: ModelConfig, tokens: TokenUsage) -> Cost | None:
