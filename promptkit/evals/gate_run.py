@@ -76,12 +76,12 @@ class Gate:
             ran_base = [r for r in rows if r["version"] == base_prompt.version]
             if ran_base:
                 base_rows, source = ran_base, "ran"
-            else:  # Python-written tests compare only with a baseline run alongside them
-                suites = {s.name for s in load_suites(self.session.settings.evals_path)}
-                rows = [r for r in rows if r["suite"] in suites]
+            else:  # Python-written tests (no suite file) compare only with a baseline run alongside
+                suites = self._ran_suites(rows)
+                rows = [r for r in rows if r["suite"] in {s.name for s in suites}]
                 if not rows:
                     continue
-                base_rows, source = self.results(base_prompt, self._ran_suites(rows))
+                base_rows, source = self.results(base_prompt, suites)
             base_ref = _version_ref(base_prompt, label, source)
             for version in dict.fromkeys(r["version"] for r in rows):
                 if version == base_prompt.version:
@@ -118,7 +118,8 @@ class Gate:
             ran.setdefault(r["suite"], set()).add(r["case_id"])
         suites = {s.name: s for s in load_suites(self.session.settings.evals_path)}
         return [self._repeat(replace(suites[name], cases=tuple(
-            c for c in suites[name].cases if c.id in ids))) for name, ids in ran.items()]
+            c for c in suites[name].cases if c.id in ids))) for name, ids in ran.items()
+            if name in suites]
 
     def _ref(self, name: str, spec: str) -> tuple[Prompt, str | None]:
         """A version, `latest`, or a label pinned in the registry → the prompt file (its
