@@ -56,8 +56,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt-results", default=None, metavar="PATH",
                     help="also write the results table to PATH (.csv, .json or .jsonl)")
     group.addoption("--prompt-baseline", default=None, metavar="VERSION|LABEL",
-                    help="after the run, compare every version run with this one case by case "
-                         "(a version, or a label such as production); a regression fails the run")
+                    help="after the run, gate every version run against this one case by "
+                         "case (a version, or a label such as production): the session's exit "
+                         "status is the gate's verdict (0 pass, 1 regression, 2 error, "
+                         "3 inconclusive)")
+    group.addoption("--prompt-margin", type=float, default=0.02, metavar="M",
+                    help="the gate's non-inferiority margin (default 0.02: 2 points)")
+    group.addoption("--prompt-confidence", type=float, default=0.95, metavar="C",
+                    help="the gate's confidence (default 0.95)")
+    group.addoption("--prompt-max-calls", type=int, default=None, metavar="N",
+                    help="the gate's call budget, first pass included (default: 3 passes)")
+    group.addoption("--prompt-max-cost", type=float, default=None, metavar="USD",
+                    help="the gate's cost budget (default: none)")
+    group.addoption("--prompt-on-inconclusive", default=None, choices=["pass", "fail"],
+                    help="exit 0 (pass) or 1 (fail) when the gate's budget runs out undecided "
+                         "(default: exit 3)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -332,9 +345,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         config.stash[TIMING] = timing  # now: the gate may run a baseline after
     baseline = config.getoption("prompt_baseline")
     if baseline and evals.rows():
-        config.stash[GATE], failed = _gate(evals, baseline)
-        if failed:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        config.stash[GATE], code, judged = _gate(evals, baseline, config)
+        others = session.testsfailed - judged  # failures the gate did not weigh
+        session.exitstatus = code if code or others <= 0 else pytest.ExitCode.TESTS_FAILED
     unused = evals.finish(within) if not workers else _finish_for_workers(evals, workers)
     evals.unused_report = unused.lines(evals.replay.root.parent)
     evals.run_info = evals.save_results()
@@ -372,18 +385,31 @@ def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Un
     return unused
 
 
-def _gate(evals: EvalSession, baseline: str) -> tuple[list[str], bool]:
-    """`--prompt-baseline`: the gate's lines for the summary, and whether it failed."""
+def _gate(evals: EvalSession, baseline: str, config: pytest.Config) -> tuple[list[str], int, int]:
+    """`--prompt-baseline`: the gate's lines for the summary, its exit status (the worst
+    verdict), and how many failed items it judged (their single failures decide nothing)."""
+    from promptkit.evals.gate import Thresholds
     from promptkit.evals.gate_run import gate_against
     from promptkit.evals.reports import text_summary
+    from promptkit.evals.sequential import Design
 
     try:
-        reports = gate_against(evals, baseline)
-    except PromptkitError as exc:
-        return [f"ERROR: {exc}"], True
+        thresholds = Thresholds(margin=config.getoption("prompt_margin"),
+                                confidence=config.getoption("prompt_confidence"),
+                                on_inconclusive=config.getoption("prompt_on_inconclusive"))
+        design = Design(max_calls=config.getoption("prompt_max_calls"),
+                        max_cost=config.getoption("prompt_max_cost"))
+        reports = gate_against(evals, baseline, thresholds, design)
+    except (PromptkitError, ValueError) as exc:
+        return [f"ERROR: {exc}"], 2, 0
     if not reports:
-        return [f"nothing to compare: only the baseline {baseline} ran"], False
-    return [line for r in reports for line in text_summary(r)], any(not r.passed for r in reports)
+        return [f"nothing to compare: only the baseline {baseline} ran"], 0, 0
+    gated = {(r.name, v) for r in reports for v in (r.baseline.version, r.candidate.version)}
+    judged = sum(not row["passed"] for row in evals.rows()
+                 if (row["prompt"], row["version"]) in gated)
+    codes = [r.exit_code for r in reports]
+    code = next((c for c in (2, 1, 3) if c in codes), 0)
+    return [line for r in reports for line in text_summary(r)], code, judged
 
 
 GATE = pytest.StashKey[list[str]]()

@@ -13,60 +13,86 @@ from promptkit.evals import EvalOptions, EvalSession
 from promptkit.evals.gate import GateReport, Thresholds
 from promptkit.evals.gate_run import Gate
 from promptkit.evals.gate_store import store_verdict
+from promptkit.evals.plan import plan_gate
 from promptkit.evals.promotion import promote
 from promptkit.evals.reports import markdown_summary, report_json, write_report
+from promptkit.evals.sequential import Design
 from promptkit.registry import Registry
 from promptkit.replay import RecordMode
 
 
 @cli.command("gate")
 @click.argument("name")
-@click.option("--candidate", required=True, metavar="VERSION",
+@click.option("--candidate", default=None, metavar="VERSION",
               help="The version to judge: a version, latest, or a registry label.")
 @click.option("--baseline", required=True, metavar="VERSION|LABEL",
               help="What it must not be worse than: a version, or a label such as production.")
 @click.option("--suite", "suites", multiple=True, metavar="SUITE",
               help="Only this suite of evals/ (repeatable; default: every suite of NAME).")
 @click.option("--record", type=click.Choice([m.value for m in RecordMode]), default="none",
-              show_default=True, help="Record mode for cases run now (none: replay only).")
-@click.option("--reuse/--no-reuse", default=True, show_default=True,
-              help="Reuse stored results of the exact same content hash and cases.")
+              show_default=True, help="Record mode for the calls (none: replay only; new: "
+              "record what is missing, re-samples included; all: call the model every time).")
+@click.option("--reuse/--no-reuse", default=False, show_default=True,
+              help="Take a first pass from stored results of the same prompt and suite "
+              "content (never under --record all).")
 @click.option("--repeat", type=click.IntRange(min=1), default=None,
-              help="Run every case N times.")
+              help="Run every case N times per sample.")
 @click.option("--model", default=None, metavar="CONFIG", help="Model config for every call.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--margin", type=float, default=0.02, show_default=True,
-              help="Non-inferiority margin: the CI's lower end may not pass -MARGIN.")
+              help="Non-inferiority margin: pass when the lower bound is above -MARGIN.")
 @click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option("--max-calls", type=click.IntRange(min=1), default=None,
+              help="Call budget of both versions, first pass included [default: 3 passes].")
+@click.option("--max-cost", type=float, default=None, metavar="USD",
+              help="Cost budget in USD [default: none].")
+@click.option("--on-inconclusive", type=click.Choice(["pass", "fail"]), default=None,
+              help="Exit 0 (pass) or 1 (fail) when the budget runs out undecided "
+              "[default: exit 3].")
 @click.option("--min-pass-rate", type=float, default=None,
               help="Fail below this share of cases passed by the candidate (0-1).")
 @click.option("--max-cost-increase", type=float, default=None,
               help="Fail when the cost grows by more than this fraction (0.2 = +20%).")
 @click.option("--max-latency-increase", type=float, default=None,
               help="Fail when the p50 latency grows by more than this fraction.")
+@click.option("--plan", is_flag=True,
+              help="Spend nothing: estimate from the baseline's stored answers what a gate "
+              "costs and detects.")
+@click.option("--effect", type=float, default=0.05, show_default=True,
+              help="With --plan: the drop in pass rate to detect (0.05 = 5 points).")
 @click.option("--report", "reports", multiple=True, type=click.Path(path_type=Path),
               metavar="PATH", help="Also write a report: .md, .html, .json or .csv (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of markdown.")
 @pass_project
-def gate_command(project: Project, name: str, candidate: str, baseline: str,
+def gate_command(project: Project, name: str, candidate: str | None, baseline: str,
                  suites: tuple[str, ...], record: str, reuse: bool, repeat: int | None,
                  model: str | None, concurrency: int, margin: float, confidence: float,
+                 max_calls: int | None, max_cost: float | None, on_inconclusive: str | None,
                  min_pass_rate: float | None, max_cost_increase: float | None,
-                 max_latency_increase: float | None, reports: tuple[Path, ...],
-                 as_json: bool) -> None:
+                 max_latency_increase: float | None, plan: bool, effect: float,
+                 reports: tuple[Path, ...], as_json: bool) -> None:
     """Compare NAME's CANDIDATE with BASELINE case by case over its eval suites.
 
-    Prints a markdown summary (flips, pass-rate difference with its confidence interval,
-    cost and latency) and stores the verdict for `promptkit promote`. Exit 0 pass,
-    1 regression, 2 error (usage, missing recordings, unreachable database).
+    Every case runs once per version; cases whose answers disagree (and a random 5% of the
+    rest) run again, both versions, until the difference is decided at the stated
+    confidence or the budget runs out. Prints a markdown summary and stores the verdict for
+    `promptkit promote`. Exit 0 pass, 1 regression, 2 error (usage, missing recordings,
+    unreachable database), 3 inconclusive (see --on-inconclusive).
     """
     thresholds = Thresholds(margin=margin, min_pass_rate=min_pass_rate, confidence=confidence,
                             max_cost_increase=max_cost_increase,
-                            max_latency_increase=max_latency_increase)
+                            max_latency_increase=max_latency_increase,
+                            on_inconclusive=on_inconclusive)  # type: ignore[arg-type]
+    design = Design(max_calls=max_calls, max_cost=max_cost)
     options = EvalOptions(record=RecordMode(record), repeat=repeat, concurrency=concurrency,
                           model=model)
     session = EvalSession(project.settings, options)
-    gate = Gate(session, thresholds, reuse=reuse)
+    gate = Gate(session, thresholds, design, reuse=reuse)
+    if plan:
+        _plan(gate, name, baseline, suites, effect)
+        return
+    if candidate is None:
+        raise click.UsageError("--candidate is required (or --plan)")
     try:
         report = gate.run(name, candidate=candidate, baseline=baseline, suites=suites)
     finally:
@@ -78,6 +104,22 @@ def gate_command(project: Project, name: str, candidate: str, baseline: str,
         write_report(report, path)
     click.echo(report_json(report) if as_json else markdown_summary(report), nl=False)
     raise SystemExit(report.exit_code)
+
+
+def _plan(gate: Gate, name: str, baseline: str, suites: tuple[str, ...], effect: float) -> None:
+    chosen = gate.suites(name, suites)
+    prompt, _ = gate.resolve(name, baseline)
+    rates = gate.stored_rates(prompt, chosen)
+    if not rates:
+        raise click.ClickException(
+            f"no stored results of {prompt.ref} for {', '.join(s.name for s in chosen)}: "
+            f"run `pytest evals --prompt-version={prompt.version}` (or a gate) first")
+    found = plan_gate(rates, effect=effect, margin=gate.thresholds.margin,
+                      confidence=gate.thresholds.confidence, design=gate.design)
+    click.echo(f"plan for {prompt.ref} (margin {gate.thresholds.margin * 100:g} pts, "
+               f"budget {gate.design.budget_passes:g} passes):")
+    for line in found.lines():
+        click.echo(f"  {line}")
 
 
 def _store(registry: Registry, report: GateReport) -> None:

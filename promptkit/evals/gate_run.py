@@ -1,10 +1,13 @@
-"""The gate's inputs: each side's results, reused from the store for the exact content hash
-when a stored run covered the same cases, else run now through the `EvalSession` (replayed
-from recordings unless its record mode says otherwise).
+"""The gate's inputs: a first pass of both versions through the `EvalSession` (replayed from
+recordings unless its record mode says otherwise), then the sequential design's re-samples
+(`sequential.decide`) until the evidence decides or the budget runs out.
 
     gate = Gate(EvalSession(settings), Thresholds(margin=0.02))
     report = gate.run("sentiment", candidate="1.2.0", baseline="production")
-    report.exit_code  # 0 pass, 1 regression, 2 error
+    report.exit_code  # 0 pass, 1 regression, 2 error, 3 inconclusive
+
+Stored results are reused for a first pass only when asked (`reuse=True`), never under
+`--record all`, and only from a run of the same prompt content and the same suite content.
 """
 
 from __future__ import annotations
@@ -17,35 +20,39 @@ from typing import Any
 import sqlalchemy as sa
 
 from promptkit.errors import EvalError, UsageError
-from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare
+from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare, evidence_from_rows
 from promptkit.evals.gate_store import store_verdict
 from promptkit.evals.results import CaseResult
 from promptkit.evals.runner import EvalItem
+from promptkit.evals.sequential import CaseEvidence, Design, Outcome, Sampler, decide
 from promptkit.evals.session import EvalSession
 from promptkit.evals.store import RUNS, ResultStore
 from promptkit.evals.suite import Suite, load_suites
 from promptkit.registry.engine import unavailable_as_error
+from promptkit.replay import RecordMode
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version
 
 __all__ = ["Gate", "gate_against"]
 
 Rows = list[dict[str, Any]]
+_MISS = "ReplayMissError"
 
 
 @dataclass
 class Gate:
     """Compares versions of a prompt over its suites, through one eval session.
 
-    `reuse`: take a side's results from the newest stored run of the same content hash that
-    covered every case of the suite with the same repeat count and model (its verdicts are
-    recomputed with the suite's current threshold and critical marks). Results run here are
-    kept in `ran`, for the caller to store.
+    `reuse`: take a side's first pass from the newest stored run of the same content hash
+    and suite hash that covered every case with the same repeat count and model (announced
+    in the report as its source). Results run here are kept in `ran`, for the caller to
+    store.
     """
 
     session: EvalSession
     thresholds: Thresholds = field(default_factory=Thresholds)
-    reuse: bool = True
+    design: Design = field(default_factory=Design)
+    reuse: bool = False
     ran: list[CaseResult] = field(default_factory=list)
 
     def run(self, name: str, *, candidate: str, baseline: str,
@@ -53,16 +60,29 @@ class Gate:
         """Compare `candidate` with `baseline` (versions, `latest`, or a registry label such
         as production) over the suites of `name` (all of them, or those named)."""
         chosen = self.suites(name, suites)
-        cand = self._ref(name, candidate)
-        base = self._ref(name, baseline)
-        cand_rows, cand_source = self.results(cand[0], chosen)
-        if base[0].ref == cand[0].ref:  # a version against itself: the same items
-            base_rows, base_source = cand_rows, cand_source
-        else:
-            base_rows, base_source = self.results(base[0], chosen)
-        return compare(_version_ref(base[0], base[1], base_source),
-                       _version_ref(cand[0], cand[1], cand_source),
-                       base_rows, cand_rows, self.thresholds)
+        cand, cand_label = self.resolve(name, candidate)
+        base, base_label = self.resolve(name, baseline)
+        if base.ref == cand.ref:  # a version against itself: the same answers on both sides
+            rows, source = self.results(cand, chosen)
+            return compare(_version_ref(base, base_label, source),
+                           _version_ref(cand, cand_label, source), rows, rows, self.thresholds)
+        (base_rows, base_source), (cand_rows, cand_source) = self._first_pass(base, cand, chosen)
+        return self.compare(_version_ref(base, base_label, base_source),
+                            _version_ref(cand, cand_label, cand_source), base_rows, cand_rows,
+                            {"baseline": base, "candidate": cand}, chosen)
+
+    def compare(self, base_ref: VersionRef, cand_ref: VersionRef, base_rows: Rows,
+                cand_rows: Rows, prompts: dict[str, Prompt], suites: Sequence[Suite]
+                ) -> GateReport:
+        """Sample again where the first pass leaves doubt, then report."""
+        evidence, _, _ = evidence_from_rows(base_rows, cand_rows)
+        items = _item_pairs(suites, prompts["baseline"], prompts["candidate"])
+        for case in evidence:
+            if case.key not in items:  # a Python-written test: its answer is all there is
+                case.fresh, case.exact = [case.first], True
+        outcome = self._decide(evidence, items, base_rows + cand_rows)
+        return compare(base_ref, cand_ref, base_rows, cand_rows, self.thresholds,
+                       sampled=(evidence, outcome))
 
     def against(self, baseline: str) -> list[GateReport]:
         """Every version the session ran, against `baseline`, over the cases it ran (the
@@ -72,12 +92,12 @@ class Gate:
         for row in self.session.rows():
             by_prompt.setdefault(row["prompt"], []).append(row)
         for name, rows in by_prompt.items():
-            base_prompt, label = self._ref(name, baseline)
+            base_prompt, label = self.resolve(name, baseline)
+            suites = self._ran_suites(rows)
             ran_base = [r for r in rows if r["version"] == base_prompt.version]
             if ran_base:
                 base_rows, source = ran_base, "ran"
-            else:  # Python-written tests (no suite file) compare only with a baseline run alongside
-                suites = self._ran_suites(rows)
+            else:  # Python-written tests compare only with a baseline run alongside
                 rows = [r for r in rows if r["suite"] in {s.name for s in suites}]
                 if not rows:
                     continue
@@ -87,9 +107,11 @@ class Gate:
                 if version == base_prompt.version:
                     continue
                 cand_rows = [r for r in rows if r["version"] == version]
+                cand_prompt = self.session.library.load(name, version)
                 cand_ref = VersionRef(name, version, cand_rows[0]["content_hash"], None, "ran")
-                reports.append(compare(base_ref, cand_ref, base_rows, cand_rows,
-                                       self.thresholds))
+                reports.append(self.compare(base_ref, cand_ref, base_rows, cand_rows,
+                                            {"baseline": base_prompt, "candidate": cand_prompt},
+                                            suites))
         return reports
 
     # -- which suites and versions ------------------------------------------------------
@@ -121,7 +143,7 @@ class Gate:
             c for c in suites[name].cases if c.id in ids))) for name, ids in ran.items()
             if name in suites]
 
-    def _ref(self, name: str, spec: str) -> tuple[Prompt, str | None]:
+    def resolve(self, name: str, spec: str) -> tuple[Prompt, str | None]:
         """A version, `latest`, or a label pinned in the registry → the prompt file (its
         content must be the pinned content) and the label."""
         library = self.session.library
@@ -139,20 +161,54 @@ class Gate:
                             f"after it was published")
         return prompt, spec
 
-    # -- results ------------------------------------------------------------------------
+    def stored_rates(self, prompt: Prompt, suites: Sequence[Suite]) -> list[tuple[int, int]]:
+        """Each case's stored (passes, answers) for `prompt`, over every stored run of its
+        content and of the suite's current content: what `--plan` simulates from."""
+        frame = ResultStore(self.session.registry).frame(content_hash=prompt.content_hash,
+                                                         prompt=prompt.name)
+        rates = []
+        for suite in suites:
+            rows = frame[(frame["suite"] == suite.name)
+                         & (frame["suite_hash"].fillna("") == suite.content_hash)
+                         & ~frame["error"].fillna("").str.startswith(_MISS)]
+            for case in suite.cases:
+                mine = rows[rows["case_id"] == case.id]
+                answers = int(mine["repeats"].sum())
+                if answers:
+                    passes = round(float((mine["pass_rate"] * mine["repeats"]).sum()))
+                    rates.append((passes, answers))
+        return rates
+
+    # -- the first pass -----------------------------------------------------------------
+
+    def _first_pass(self, base: Prompt, cand: Prompt, suites: Sequence[Suite]
+                    ) -> tuple[tuple[Rows, str], tuple[Rows, str]]:
+        """Both versions' first answers, their calls made together."""
+        stored = {p.ref: self._stored_all(p, suites) for p in (base, cand)}
+        items = [EvalItem(s, c, p) for p in (base, cand) for s in suites if s.name not in
+                 stored[p.ref][0] for c in s.cases]
+        results = self.session.run(items) if items else []
+        self.ran += results
+        by_ref: dict[str, Rows] = {base.ref: [], cand.ref: []}
+        for result in results:
+            by_ref[f"{result.prompt}@{result.version}"].append(result.row())
+        out = []
+        for prompt in (base, cand):
+            reused, runs = stored[prompt.ref]
+            sources = [f"stored run {r} (reused)" for r in runs]
+            if by_ref[prompt.ref]:
+                sources.append(f"ran ({self.session.options.record.value})")
+            rows = [row for suite_rows in reused.values() for row in suite_rows]
+            out.append((rows + by_ref[prompt.ref], "; ".join(dict.fromkeys(sources))))
+        return out[0], out[1]
 
     def results(self, prompt: Prompt, suites: Sequence[Suite]) -> tuple[Rows, str]:
-        """Rows for `prompt` over `suites`, and where they came from."""
-        rows: Rows = []
-        sources: list[str] = []
-        to_run: list[EvalItem] = []
-        for suite in suites:
-            stored = self._stored(prompt, suite) if self.reuse else None
-            if stored is not None:
-                rows += stored[0]
-                sources.append(f"stored run {stored[1]}")
-            else:
-                to_run += [EvalItem(suite, case, prompt) for case in suite.cases]
+        """One version's first answers over `suites`, and where they came from."""
+        reused, runs = self._stored_all(prompt, suites)
+        rows = [row for suite_rows in reused.values() for row in suite_rows]
+        sources = [f"stored run {r} (reused)" for r in runs]
+        to_run = [EvalItem(s, c, prompt) for s in suites if s.name not in reused
+                  for c in s.cases]
         if to_run:
             results = self.session.run(to_run)
             self.ran += results
@@ -160,12 +216,22 @@ class Gate:
             sources.append(f"ran ({self.session.options.record.value})")
         return rows, "; ".join(dict.fromkeys(sources))
 
+    def _stored_all(self, prompt: Prompt, suites: Sequence[Suite]
+                    ) -> tuple[dict[str, Rows], list[str]]:
+        if not self.reuse or self.session.options.record in (RecordMode.ALL, RecordMode.REWRITE):
+            return {}, []
+        found = {s.name: self._stored(prompt, s) for s in suites}
+        hits = {name: hit for name, hit in found.items() if hit is not None}
+        return ({name: rows for name, (rows, _) in hits.items()},
+                list(dict.fromkeys(run for _, run in hits.values())))
+
     def _stored(self, prompt: Prompt, suite: Suite) -> tuple[Rows, str] | None:
-        """The newest stored run of this exact content that covered every case of `suite`
-        with the same repeat count and model, with no replay miss."""
+        """The newest stored run of this exact content and suite content that covered every
+        case of `suite` with the same repeat count and model, with no replay miss."""
         store = ResultStore(self.session.registry)
         frame = store.frame(content_hash=prompt.content_hash, prompt=prompt.name)
-        frame = frame[frame["suite"] == suite.name]
+        frame = frame[(frame["suite"] == suite.name)
+                      & (frame["suite_hash"].fillna("") == suite.content_hash)]
         if frame.empty:
             return None
         cases = {c.id: c for c in suite.cases}
@@ -175,7 +241,7 @@ class Gate:
             if (set(rows["case_id"]) != set(cases) or len(rows) != len(cases)
                     or (rows["repeats"] != suite.repeat).any()
                     or models.get(run_id) != self.session.options.model
-                    or rows["error"].fillna("").str.startswith("ReplayMissError").any()):
+                    or rows["error"].fillna("").str.startswith(_MISS).any()):
                 continue
             return [_refresh(row, suite, cases) for row in rows.to_dict("records")], run_id
         return None
@@ -187,6 +253,47 @@ class Gate:
         with unavailable_as_error(registry.url), registry.engine.connect() as conn:
             return {r.run_id: json.loads(r.options or "{}").get("model")
                     for r in conn.execute(query)}
+
+    # -- sampling again -----------------------------------------------------------------
+
+    def _decide(self, evidence: list[CaseEvidence], items: dict[str, tuple[EvalItem, EvalItem]],
+                first_rows: Rows) -> Outcome:
+        cost = sum(float(r.get("cost_usd") or 0.0) for r in first_rows)
+        return decide(evidence, self.design, self._sampler(items),
+                      margin=self.thresholds.margin, confidence=self.thresholds.confidence,
+                      first_pass_calls=sum(e.pair_calls for e in evidence),
+                      first_pass_cost=cost)
+
+    def _sampler(self, items: dict[str, tuple[EvalItem, EvalItem]]) -> Sampler:
+        """Fresh pairs through the session. A re-sample that replay holds no answer for
+        (a recording of one answer) gives the first answers back: that case is exact."""
+
+        def sample(todo: Sequence[CaseEvidence], stage: int) -> tuple[int, float]:
+            batch = [replace(item, sample=stage) for case in todo for item in items[case.key]]
+            results = self.session.run(batch)
+            calls, cost = 0, 0.0
+            for i, case in enumerate(todo):
+                base, cand = results[2 * i], results[2 * i + 1]
+                if _missed(base) or _missed(cand):
+                    case.fresh.append(case.first)
+                    case.exact = True
+                    continue
+                case.fresh.append((float(base.passed), float(cand.passed)))
+                calls += case.pair_calls
+                cost += base.cost_usd + cand.cost_usd
+            return calls, cost
+
+        return sample
+
+
+def _item_pairs(suites: Sequence[Suite], base: Prompt, cand: Prompt
+                ) -> dict[str, tuple[EvalItem, EvalItem]]:
+    return {f"{s.name}::{c.id}": (EvalItem(s, c, base), EvalItem(s, c, cand))
+            for s in suites for c in s.cases}
+
+
+def _missed(result: CaseResult) -> bool:
+    return any((run.error or "").startswith(_MISS) for run in result.runs)
 
 
 def _refresh(row: dict[str, Any], suite: Suite, cases: dict[str, Any]) -> dict[str, Any]:
@@ -200,11 +307,12 @@ def _version_ref(prompt: Prompt, label: str | None, source: str) -> VersionRef:
     return VersionRef(prompt.name, prompt.version, prompt.content_hash, label, source)
 
 
-def gate_against(session: EvalSession, baseline: str,
-                 thresholds: Thresholds | None = None) -> list[GateReport]:
+def gate_against(session: EvalSession, baseline: str, thresholds: Thresholds | None = None,
+                 design: Design | None = None) -> list[GateReport]:
     """`--prompt-baseline`: every version the session ran against `baseline`, each verdict
     stored for `promote`."""
-    reports = Gate(session, thresholds or Thresholds()).against(baseline)
+    gate = Gate(session, thresholds or Thresholds(), design or Design())
+    reports = gate.against(baseline)
     for report in reports:
         store_verdict(session.registry, report)
     return reports

@@ -65,7 +65,10 @@ class GateRecord:
     def line(self) -> str:
         against = f"{self.baseline_version}" + (f" ({self.baseline_label})"
                                                 if self.baseline_label else "")
-        return (f"gate #{self.id} {'passed' if self.passed else 'failed'}: "
+        verdict = self.summary.get("verdict") or ("pass" if self.passed else "regression")
+        word = {"pass": "passed", "regression": "failed", "inconclusive": "was inconclusive",
+                "error": "failed with an error"}.get(verdict, verdict)
+        return (f"gate #{self.id} {word}: "
                 f"{self.name}@{self.candidate_version} against {against}, "
                 f"{self.at:%Y-%m-%d %H:%M:%S}Z by {self.actor}")
 
@@ -77,13 +80,14 @@ class GateStore:
         self.registry = registry
 
     def save(self, report: GateReport, *, actor: str | None = None) -> GateRecord:
-        """Store a verdict. A report with errors is a verdict too: it did not pass."""
+        """Store a verdict. Only a shown pass counts as passed for `promote`: an inconclusive
+        gate (whatever `--on-inconclusive` made it exit with) and an error do not."""
         row = {
             "name": report.name, "candidate_version": report.candidate.version,
             "candidate_hash": report.candidate.content_hash,
             "baseline_version": report.baseline.version,
             "baseline_hash": report.baseline.content_hash,
-            "baseline_label": report.baseline.label, "passed": report.passed,
+            "baseline_label": report.baseline.label, "passed": report.verdict == "pass",
             "summary": json.dumps(report.as_dict(cases=False), default=str),
             "at": report.created_at, "actor": actor or default_actor(),
         }  # fmt: skip

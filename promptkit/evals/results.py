@@ -51,6 +51,7 @@ class CaseResult:
     threshold: float
     runs: tuple[RunResult, ...]
     variables: dict[str, Any] = field(default_factory=dict)
+    suite_hash: str = ""
 
     @property
     def pass_rate(self) -> float:
@@ -81,7 +82,8 @@ class CaseResult:
         """A flat record for tables and storage."""
         last = self.runs[-1] if self.runs else None
         return {
-            "item_id": self.item_id, "suite": self.suite, "prompt": self.prompt,
+            "item_id": self.item_id, "suite": self.suite, "suite_hash": self.suite_hash,
+            "prompt": self.prompt,
             "version": self.version, "content_hash": self.content_hash, "case_id": self.case_id,
             "critical": self.critical, "passed": self.passed, "pass_rate": self.pass_rate,
             "repeats": len(self.runs), "cost_usd": self.cost_usd, "latency_s": self.latency_s,

@@ -29,11 +29,19 @@ class EvalItem:
     suite: Suite
     case: Case
     prompt: Prompt
+    sample: int = 0
 
     @property
     def id(self) -> str:
-        """Readable and stable: `sentiment@1.2.0::case-17`."""
-        return f"{self.prompt.ref}::{self.case.id}"
+        """Readable and stable: `sentiment@1.2.0::case-17` (`…::case-17#2`: the gate's
+        third sample of it)."""
+        again = f"#{self.sample}" if self.sample else ""
+        return f"{self.prompt.ref}::{self.case.id}{again}"
+
+    def repeat_index(self, repeat: int) -> int:
+        """The recording key of a repeat: samples after the first follow the suite's
+        repeats, so every answer of every sample has its own recording."""
+        return self.sample * self.suite.repeat + repeat
 
     @property
     def cassette(self) -> str:
@@ -83,7 +91,7 @@ class EvalRunner:
             item_id=item.id, suite=item.suite.name, prompt=item.prompt.name,
             version=item.prompt.version, content_hash=item.prompt.content_hash,
             case_id=item.case.id, critical=item.case.critical, threshold=item.suite.threshold,
-            runs=tuple(runs), variables=item.case.variables,
+            runs=tuple(runs), variables=item.case.variables, suite_hash=item.suite.content_hash,
         )  # fmt: skip
 
     def config_for(self, prompt: Prompt, model: str | None = None) -> Any:
@@ -93,7 +101,7 @@ class EvalRunner:
 
     async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
         async with self._semaphore():
-            with self._cassette(item), repeat_index(repeat):
+            with self._cassette(item), repeat_index(item.repeat_index(repeat)):
                 observation, call = await self._observe(item)
                 outcomes = [await a.evaluate(observation, self._judge)
                             for a in item.case.assertions]

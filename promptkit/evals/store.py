@@ -59,6 +59,7 @@ RESULTS = sa.Table(
     sa.Column("output_text", sa.Text()),
     sa.Column("error", sa.Text()),
     sa.Column("failures", sa.Text(), nullable=False),
+    sa.Column("suite_hash", sa.String(80)),
 )  # fmt: skip
 
 
@@ -73,6 +74,14 @@ def m002_result_text(conn: Connection) -> None:
     (A database m001 made today has the column already.)"""
     if "output_text" not in {c["name"] for c in sa.inspect(conn).get_columns(RESULTS.name)}:
         conn.execute(sa.text(f"ALTER TABLE {RESULTS.name} ADD COLUMN output_text TEXT"))
+
+
+@migration("evals")
+def m003_suite_hash(conn: Connection) -> None:
+    """The suite's content hash beside each result: the gate reuses a stored result only
+    for the same suite, assertions and dataset. (A database m001 made today has it.)"""
+    if "suite_hash" not in {c["name"] for c in sa.inspect(conn).get_columns(RESULTS.name)}:
+        conn.execute(sa.text(f"ALTER TABLE {RESULTS.name} ADD COLUMN suite_hash VARCHAR(80)"))
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,8 @@ class ResultStore:
 
 def _row(run_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "run_id": run_id, "suite": row["suite"], "prompt": row["prompt"],
+        "run_id": run_id, "suite": row["suite"], "suite_hash": row.get("suite_hash") or None,
+        "prompt": row["prompt"],
         "version": row["version"], "content_hash": row["content_hash"],
         "case_id": row["case_id"], "critical": row["critical"], "passed": row["passed"],
         "pass_rate": row["pass_rate"], "repeats": row["repeats"], "cost_usd": row["cost_usd"],

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from promptkit.errors import SuiteFormatError
 from promptkit.evals.assertions import Assertion, Equals, build_assertion
 from promptkit.evals.dataset import load_dataset
+from promptkit.hashing import content_hash
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 
 __all__ = ["Case", "Suite", "load_suite", "load_suites"]
@@ -66,6 +67,7 @@ class Suite:
     threshold: float = 1.0
     description: str = ""
     model: str | None = None
+    content_hash: str = ""
 
 
 def load_suites(folder: Path) -> list[Suite]:
@@ -76,8 +78,9 @@ def load_suites(folder: Path) -> list[Suite]:
 
 def load_suite(path: Path) -> Suite:
     """Parse and check a suite file; every error names the file, line and field."""
+    text = path.read_text(encoding="utf-8")
     try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
+        doc = load_yaml(text)
     except YamlProblem as exc:
         raise SuiteFormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
     spec = _validate(doc, path)
@@ -97,7 +100,14 @@ def load_suite(path: Path) -> Suite:
     _unique_ids(cases, path)
     return Suite(name=path.stem, path=path, prompt=spec.prompt, cases=cases,
                  repeat=spec.repeat, threshold=spec.threshold, description=spec.description,
-                 model=spec.model)
+                 model=spec.model, content_hash=_hash(text, path, spec.dataset))
+
+
+def _hash(text: str, path: Path, dataset: str | None) -> str:
+    """The suite's content: its file and its dataset's bytes (a changed case, assertion or
+    dataset row gives another hash, so stored results of the old suite are not reused)."""
+    data = (path.parent / dataset).read_bytes().hex() if dataset else None
+    return content_hash({"suite": text, "dataset": data})
 
 
 def _validate(doc: YamlDoc, path: Path) -> _SuiteSpec:

@@ -25,10 +25,15 @@ def test_three_of_forty_regressed_exits_1_listing_exactly_those_flips(promptkit:
     assert (report["cases"], report["baseline_passed"], report["candidate_passed"]) == (40, 40, 37)
     stats = report["stats"]
     assert stats["diff"] == -0.075 and stats["regressions"] == 3 and stats["improvements"] == 0
-    assert stats["ci_low"] < -0.02 <= stats["ci_high"]  # fails by the interval, not the point
+    # Replayed recordings hold one answer each: re-sampling gives it back, so the three flips
+    # are exact (no noise to weigh) and the interval is the point.
+    assert stats["ci_low"] == stats["ci_high"] == -0.075
+    assert stats["resampled"] == 3 and stats["exact"] == 3 + stats["audited"]
+    assert stats["calls"] == stats["first_pass_calls"] == 80  # nothing was called again
     assert stats["p_value"] == 0.25  # exact McNemar: 2 * (1/2)**3
-    failed = [c["name"] for c in report["checks"] if not c["passed"]]
-    assert failed == ["non-inferiority"]
+    failed = [(c["name"], c["status"]) for c in report["checks"] if not c["passed"]]
+    assert failed == [("non-inferiority", "fail")]
+    assert all(f["held"] for f in report["flips"])
     assert report["candidate"]["source"] == "ran (none)"  # replayed from the recordings
 
     code, markdown, _ = promptkit("gate", "parity", "--candidate", "1.1.0", "--baseline", "1.0.0")
@@ -38,6 +43,8 @@ def test_three_of_forty_regressed_exits_1_listing_exactly_those_flips(promptkit:
     assert [line.split("`")[1] for line in listed] == [f"parity::{c}" for c in REGRESSED]
     assert "expected 'odd' at parity, got 'even'" in listed[0]
     assert "**Flips (3)**" in markdown and "| cases passed | 40/40 (100.0%) | 37/40 (92.5%)" in markdown
+    assert "The candidate is shown to be worse than the baseline." in markdown
+    assert "replayed a recording that holds one answer, which cannot vary" in markdown
 
 
 def test_identical_versions_exit_0(promptkit: Invoke) -> None:
@@ -47,9 +54,8 @@ def test_identical_versions_exit_0(promptkit: Invoke) -> None:
         assert report["flips"] == [] and report["verdict"] == "pass"
         assert (report["stats"]["ci_low"], report["stats"]["ci_high"]) == (0.0, 0.0)
         assert report["stats"]["p_value"] == 1.0
-        # the first gate stored 1.0.0's results once, so the second reuses them
-        assert report["baseline"]["source"].startswith(
-            "ran" if candidate == "1.0.0" else "stored run ")
+        # stored results are reused only when asked (--reuse): both sides ran
+        assert report["baseline"]["source"] == report["candidate"]["source"] == "ran (none)"
 
 
 def test_a_candidate_better_on_every_case_exits_0(promptkit: Invoke) -> None:
@@ -94,14 +100,28 @@ def test_stored_results_of_the_same_content_hash_are_reused(
     assert first["baseline"]["source"] == first["candidate"]["source"] == "ran (none)"
     for path in (gate_project / "fixtures").rglob("*.json"):
         path.unlink()  # nothing left to replay: only the store can answer now
-    code, again, err = gate_json(promptkit, "--candidate", "1.1.0", "--baseline", "1.0.0")
+    code, _, _ = promptkit("gate", "parity", "--candidate", "1.1.0", "--baseline", "1.0.0")
+    assert code == 2  # no silent reuse: without --reuse every case misses its recording
+    code, again, err = gate_json(promptkit, "--candidate", "1.1.0", "--baseline", "1.0.0",
+                                 "--reuse")
     assert code == 1, err
     assert again["baseline"]["source"].startswith("stored run ")
+    assert again["baseline"]["source"].endswith("(reused)")
     assert again["candidate"]["source"].startswith("stored run ")
     assert flips(again) == flips(first)
-    code, _, err = promptkit("gate", "parity", "--candidate", "1.1.0", "--baseline", "1.0.0",
-                             "--no-reuse")
-    assert code == 2  # without the store, every case misses its recording
+    assert "(reused)" in promptkit("gate", "parity", "--candidate", "1.1.0", "--baseline",
+                                   "1.0.0", "--reuse")[1]  # announced in the summary too
+
+
+def test_results_of_an_edited_suite_are_not_reused(promptkit: Invoke, gate_project: Path) -> None:
+    gate_json(promptkit, "--candidate", "1.1.0", "--baseline", "1.0.0")
+    suite = gate_project / "evals" / "parity.yaml"
+    suite.write_text(suite.read_text().replace("  - schema\n", "  - schema\n  - latency: {max_ms: 60000}\n"))
+    for path in (gate_project / "fixtures").rglob("*.json"):
+        path.unlink()
+    code, report, _ = gate_json(promptkit, "--candidate", "1.1.0", "--baseline", "1.0.0",
+                                "--reuse")
+    assert code == 2 and report["baseline"]["source"] == "ran (none)"  # the assertions changed
 
 
 def test_missing_recordings_are_an_error_not_a_regression(

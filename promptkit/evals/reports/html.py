@@ -9,6 +9,7 @@ import re
 from html import escape
 
 from promptkit.evals.gate import CaseComparison, GateReport
+from promptkit.evals.reports._format import evidence_lines, verdict_sentence
 from promptkit.evals.reports._format import points as _pts
 from promptkit.evals.reports._format import relative as _relative
 
@@ -22,7 +23,9 @@ _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1f2328}
 h1{font-size:1.3rem}.verdict-pass{color:#1a7f37}.verdict-regression{color:#cf222e}
-.verdict-error{color:#9a6700}table{border-collapse:collapse;width:100%;margin:.5rem 0}
+.verdict-error{color:#9a6700}
+.verdict-inconclusive{color:#6e7781}.open{color:#6e7781}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}#summary{width:auto}pre{white-space:pre-wrap;word-break:break-word;
 margin:0;font:12px/1.4 ui-monospace,monospace}del{background:#ffebe9;text-decoration:none}
@@ -80,7 +83,8 @@ def html_report(report: GateReport) -> str:
 
 def _headline(report: GateReport) -> str:
     base = report.baseline.ref + (f" ({report.baseline.label})" if report.baseline.label else "")
-    word = {"pass": "PASS", "regression": "REGRESSION", "error": "ERROR"}[report.verdict]
+    word = {"pass": "PASS", "regression": "REGRESSION", "inconclusive": "INCONCLUSIVE",
+            "error": "ERROR"}[report.verdict]
     return f"{word}: {report.candidate.ref} against {base}"
 
 
@@ -108,10 +112,13 @@ def _summary(report: GateReport) -> str:
 
 
 def _checks(report: GateReport) -> str:
-    items = [f'<li class="{"ok" if c.passed else "bad"}">{"✔" if c.passed else "✘"} '
+    marks = {"pass": ("ok", "✔"), "fail": ("bad", "✘"), "inconclusive": ("open", "?")}
+    items = [f'<li class="{marks[c.status][0]}">{marks[c.status][1]} '
              f"<b>{escape(c.name)}</b>: {escape(c.detail)}</li>" for c in report.checks]
     items += [f'<li class="bad">error: {escape(e)}</li>' for e in report.errors]
-    return f'<ul id="checks">{"".join(items)}</ul>'
+    evidence = "".join(f"<li>{escape(line)}</li>" for line in evidence_lines(report))
+    return (f'<p id="meaning">{escape(verdict_sentence(report))}</p>'
+            f'<ul id="checks">{"".join(items)}</ul><ul id="evidence">{evidence}</ul>')
 
 
 def _filters(report: GateReport) -> str:
@@ -142,6 +149,8 @@ def _case_row(case: CaseComparison) -> str:
     flip = case.flip or ""
     flip_note = (f'<div class="badge">{"pass → fail" if flip == "regression" else "fail → pass"}'
                  f"</div>") if flip else ""
+    if case.first_flip and not case.held:
+        flip_note = '<div class="badge">noise: reversed when sampled again</div>'
     return (
         f'<tr class="case {flip}" data-key="{escape(case.key)}" data-flip="{flip}" '
         f'data-failed="{str(not case.candidate.passed).lower()}" '
@@ -156,7 +165,7 @@ def _case_row(case: CaseComparison) -> str:
 def _verdict(case: CaseComparison, side: str) -> str:
     result = case.baseline if side == "baseline" else case.candidate
     word = "pass" if result.passed else "fail"
-    rate = f" ({result.pass_rate:.0%})" if 0 < result.pass_rate < 1 else ""
+    rate = f" ({result.tally()})" if result.samples > 1 else ""
     reason = "" if result.passed else f'<div class="reason">{escape(result.reason())}</div>'
     return f'<span class="{"ok" if result.passed else "bad"}">{word}{rate}</span>{reason}'
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from promptkit.evals.gate import GateReport, VersionRef
+from promptkit.evals.gate import CaseComparison, GateReport, VersionRef
+from promptkit.evals.reports._format import evidence_lines, verdict_sentence
 from promptkit.evals.reports._format import points as _pts
 from promptkit.evals.reports._format import relative as _relative
 
@@ -11,13 +12,16 @@ __all__ = ["markdown_summary"]
 MAX_FLIPS = 50
 """Flips listed in full; the rest are counted (the HTML report has them all)."""
 
-_ICONS = {"pass": "✅", "regression": "❌", "error": "⚠️"}
+_ICONS = {"pass": "✅", "regression": "❌", "inconclusive": "❔", "error": "⚠️"}
+_CHECK_ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "❔"}
 
 
 def markdown_summary(report: GateReport) -> str:
     """Verdict, the figures side by side, the checks, and every flip with its reason."""
-    parts = [_title(report), "", *_table(report), "", "**Checks**", "",
-             *(f"- {'✅' if c.passed else '❌'} {c.name}: {c.detail}" for c in report.checks)]
+    parts = [_title(report), "", verdict_sentence(report), "", *_table(report), "",
+             "**Checks**", "",
+             *(f"- {_CHECK_ICONS[c.status]} {c.name}: {c.detail}" for c in report.checks),
+             "", "**Evidence**", "", *(f"- {line}" for line in evidence_lines(report))]
     if report.errors:
         parts += ["", "**Errors** (the comparison is not valid)", "",
                   *(f"- {_cell(e)}" for e in report.errors)]
@@ -28,6 +32,7 @@ def markdown_summary(report: GateReport) -> str:
 def _title(report: GateReport) -> str:
     cand, base = report.candidate, report.baseline
     verb = {"pass": "passes against", "regression": "regresses against",
+            "inconclusive": "is inconclusive against",
             "error": "could not be compared with"}[report.verdict]
     return (f"### {_ICONS[report.verdict]} promptkit gate: `{cand.ref}` {verb} "
             f"{_side_name(base)}")
@@ -59,16 +64,30 @@ def _table(report: GateReport) -> list[str]:
 
 
 def _flips(report: GateReport) -> list[str]:
-    flipped = [c for c in report.cases if c.flip]
+    flipped = report.flips
     if not flipped:
         return ["No case changed its verdict."]
-    lines = [f"**Flips ({len(flipped)})**", "", "| case | flip | reason |", "|---|---|---|"]
-    for case in flipped[:MAX_FLIPS]:
-        arrow = "pass → fail" if case.flip == "regression" else "fail → pass"
+    held = [c for c in flipped if c.held or c.first_flip is None]
+    noise = [c for c in flipped if not (c.held or c.first_flip is None)]
+    lines = [f"**Flips ({len(held)})**", ""]
+    lines += _flip_table(held) if held else ["None held up under re-sampling."]
+    if noise:
+        lines += ["", f"**Noise ({len(noise)})**: flipped on the first answer, reversed when "
+                  "sampled again", "", *_flip_table(noise)]
+    return lines
+
+
+def _flip_table(cases: list[CaseComparison]) -> list[str]:
+    lines = ["| case | flip | answers passed | reason |", "|---|---|---|---|"]
+    for case in cases[:MAX_FLIPS]:
+        flip = case.flip or case.first_flip
+        arrow = "pass → fail" if flip == "regression" else "fail → pass"
         mark = " (critical)" if case.critical else ""
-        lines.append(f"| `{_cell(case.key)}`{mark} | {arrow} | {_cell(case.reason())} |")
-    if len(flipped) > MAX_FLIPS:
-        lines.append(f"| … | | {len(flipped) - MAX_FLIPS} more in the HTML report |")
+        lines.append(f"| `{_cell(case.key)}`{mark} | {arrow} | baseline "
+                     f"{case.baseline.tally()}, candidate {case.candidate.tally()} | "
+                     f"{_cell(case.reason())} |")
+    if len(cases) > MAX_FLIPS:
+        lines.append(f"| … | | | {len(cases) - MAX_FLIPS} more in the HTML report |")
     return lines
 
 
