@@ -6,7 +6,8 @@
 #
 # Writes $GATE_REPORTS/summary.md (default gate-reports/, one markdown section per gate,
 # fit for a pull-request comment) and an HTML and a JSON report per gate. Exits with the
-# worst gate's code: 0 all passed, 1 a regression, 2 an error.
+# worst gate's code: 0 all passed, 1 a regression, 2 an error, 3 inconclusive
+# (GATE_ON_INCONCLUSIVE=pass|fail maps an inconclusive gate to 0 or 1).
 set -uo pipefail
 
 base="${1:-origin/main}"
@@ -33,6 +34,7 @@ for file in $added; do
         continue
     fi
     promptkit gate "$name" --candidate "$version" --baseline "$baseline" \
+        ${GATE_ON_INCONCLUSIVE:+--on-inconclusive "$GATE_ON_INCONCLUSIVE"} \
         --report "$out/$name-$version.html" --report "$out/$name-$version.json" >> "$summary"
     code=$?
     printf '\n' >> "$summary"

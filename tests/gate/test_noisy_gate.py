@@ -190,3 +190,43 @@ def test_the_pytest_route_exits_with_the_gate_verdict(project: Path,
                                "-p", "no:cacheprovider")
     assert tight.ret == 3
     assert any(line.startswith("INCONCLUSIVE: label@2.0.0") for line in tight.outlines)
+
+
+def cli_run(project: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--project", str(project), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_promote_needs_a_shown_pass_not_an_inconclusive_one_let_through(project: Path) -> None:
+    assert cli_run(project, "publish", "label")[0] == 0
+    assert cli_run(project, "pin", "label", "1.0.0", "--env", "production", "--reason",
+                   "first")[0] == 0
+    code, report = gate(project, "--candidate", "1.1.0", "--record", "new", "--baseline",
+                        "production", "--max-calls", str(2 * CASES + 2),
+                        "--on-inconclusive", "pass")
+    assert (code, report["verdict"]) == (0, "inconclusive")  # CI let it through...
+    code, _, err = cli_run(project, "promote", "label", "1.1.0", "--env", "production")
+    assert code == 1 and "no passing gate" in err  # ...but production needs it shown
+    assert "was inconclusive" in err
+    assert gate(project, "--candidate", "1.1.0", "--record", "new", "--baseline",
+                "production")[0] == 0
+    assert cli_run(project, "promote", "label", "1.1.0", "--env", "production")[0] == 0
+
+
+def test_plan_estimates_from_stored_answers_before_anything_is_spent(
+    project: Path, server: FakeOpenAIServer,
+) -> None:
+    code, _, err = cli_run(project, "gate", "label", "--baseline", "1.0.0", "--plan")
+    assert code != 0 and "no stored results of label@1.0.0" in err
+    for _ in range(3):  # three stored answers per case: what the plan estimates noise from
+        gate(project, "--candidate", "1.0.0", "--record", "all")
+    calls = chat_requests(server)
+    code, out, err = cli_run(project, "gate", "label", "--baseline", "1.0.0", "--plan",
+                             "--effect", "0.1")
+    assert code == 0, err
+    assert chat_requests(server) == calls  # the plan spent nothing
+    lines = out.splitlines()
+    assert lines[0].startswith("plan for label@1.0.0 (margin 2 pts, budget 3 passes)")
+    assert f"{CASES} cases, {3 * CASES} stored answers" in lines[1] and "disagree" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["unchanged", "breaks", "fails"]
+    assert "breaks 6 case(s) (10%)" in lines[3]
