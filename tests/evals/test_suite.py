@@ -85,3 +85,17 @@ def test_repeat_and_threshold_are_checked(tmp_path: Path) -> None:
         load_suite(write(tmp_path, "prompt: p\nrepeat: 0\ncases: [{id: a}]\n"))
     suite = load_suite(write(tmp_path, "prompt: p\nrepeat: 3\nthreshold: 0.6\ncases: [{id: a}]\n"))
     assert (suite.repeat, suite.threshold) == (3, 0.6)
+
+
+def test_the_content_hash_changes_with_the_suite_file_and_with_its_dataset(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "vars": {"x": 1}}\n')
+    path = write(tmp_path, "prompt: p\ndataset: d.jsonl\n")
+    first = load_suite(path).content_hash
+    assert first.startswith("sha256:") and load_suite(path).content_hash == first
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "vars": {"x": 2}}\n')  # a dataset row
+    second = load_suite(path).content_hash
+    assert second != first
+    path.write_text("prompt: p\ndataset: d.jsonl\nassert:\n  - schema\n")  # an assertion
+    assert load_suite(path).content_hash not in (first, second)

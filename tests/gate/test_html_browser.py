@@ -76,9 +76,11 @@ class DevTools:
             time.sleep(0.05)
 
     def click(self, selector: str) -> None:
-        """A real mouse click at the element's centre."""
-        box = self.js(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                      f".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()")
+        """A real mouse click at the element's centre, scrolled into view first (as a reader
+        scrolls to it)."""
+        box = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+                      f"e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); "
+                      f"return [r.x + r.width / 2, r.y + r.height / 2]; }})()")
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left",
                       clickCount=1)
