@@ -424,5 +424,5 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 # Fixtures offered to users' own tests.
-from promptkit.local.fixtures import local_model  # noqa: E402, F401
+from promptkit.local.fixtures import local_extra, local_model  # noqa: E402, F401
 from promptkit.testing.fixtures import fake_openai  # noqa: E402, F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -18,7 +18,20 @@ from promptkit.errors import LocalExtraMissingError
 if TYPE_CHECKING:
     from promptkit.core.types import ModelConfig
 
-__all__ = ["local_model"]
+__all__ = ["local_extra", "local_model"]
+
+
+@pytest.fixture(scope="session")
+def local_extra() -> None:
+    """For tests that start the local model their own way: skip them (fail under CI=true)
+    when the `[local]` extra or its model is missing."""
+    from promptkit.local.model import find_model_file, require_installed
+
+    try:
+        require_installed()
+        find_model_file()
+    except LocalExtraMissingError as exc:
+        _missing(exc)
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +43,14 @@ def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelConfi
     try:
         state = start(root, port=0)
     except LocalExtraMissingError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and the local model cannot run: {exc}", pytrace=False)
-        pytest.skip(f"local model not installed: {exc}")
+        _missing(exc)
     try:
         yield state.config
     finally:
         stop(root)
+
+
+def _missing(exc: LocalExtraMissingError) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and the local model cannot run: {exc}", pytrace=False)
+    pytest.skip(f"local model not installed: {exc}")

@@ -165,6 +165,7 @@ def test_serve_status_stop_through_the_cli(tmp_path: Path, local_model: ModelCon
     print(f"\nserve → ready in {started_s:.1f} s")
 
 
+@pytest.mark.usefixtures("local_extra")
 def test_foreground_serve_ends_with_its_server_on_sigterm(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "from promptkit.cli import main; main()",
                "--project", str(tmp_path), "local", "serve", "--foreground", "--port", "0"]

@@ -89,3 +89,38 @@ def test_eight_processes_fifty_moves_each_lose_no_ledger_row(
         chained = [(a.to_version, b.from_version) for a, b in itertools.pairwise(moves)]
         assert all(to == after_from for to, after_from in chained), "a move read a stale pin"
     registry.close()
+
+
+def opener(url: str, start: Any, results: Any) -> None:
+    """Open (and so migrate) a registry at the same instant as the others."""
+    try:
+        start.wait(timeout=60)
+        registry = Registry(url)
+        registry.migrate()
+        registry.close()
+        results.put(None)
+    except BaseException as error:
+        results.put(repr(error))
+
+
+@pytest.mark.slow
+def test_eight_processes_opening_a_new_sqlite_file_together_never_find_it_locked(
+    tmp_path: Path,
+) -> None:
+    """Switching a new file to WAL needs it alone, and SQLite refuses at once instead of
+    waiting: this failed 5 rounds in 80 (1 run of this test in 3) before the switch was
+    retried."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["promptkit.registry", __name__])
+    errors = []
+    for round_ in range(25):
+        url = f"sqlite:///{tmp_path / f'r{round_}.db'}"
+        start, results = context.Barrier(PROCESSES), context.Queue()
+        processes = [context.Process(target=opener, args=(url, start, results))
+                     for _ in range(PROCESSES)]
+        for process in processes:
+            process.start()
+        errors += [e for e in (results.get(timeout=120) for _ in processes) if e]
+        for process in processes:
+            process.join(timeout=30)
+    assert errors == []

@@ -15,7 +15,7 @@ from promptkit.testing import FakeOpenAIServer, Reply
 CASE = "suite/prompt@1.0.0/case.json"
 
 
-async def record(fixtures: Path, mode: str, answer: str, latency: float = 0.3) -> str:
+async def record(fixtures: Path, mode: str, answer: str, latency: float = 1.0) -> str:
     session = ReplaySession(fixtures, mode)
     reply = Reply(content=answer, latency=latency)
     with FakeOpenAIServer(default=reply) as server, session.cassette(CASE):
@@ -31,7 +31,7 @@ def stored_latencies(fixtures: Path) -> list[float]:
 async def test_a_replay_reports_the_latency_the_endpoint_had(fixtures: Path) -> None:
     await record(fixtures, "once", "fine")
     [latency] = stored_latencies(fixtures)
-    assert 0.3 <= latency < 1.0
+    assert 1.0 <= latency < 30  # the endpoint's second, however loaded the machine
     session = ReplaySession(fixtures)
     with session.cassette(CASE), replay_tally() as tally:
         started = time.monotonic()
@@ -52,7 +52,7 @@ async def test_re_recording_an_unchanged_answer_changes_no_byte(fixtures: Path) 
     assert (fixtures / CASE).read_bytes() == before
     await record(fixtures, "all", "great", latency=0.05)
     assert (fixtures / CASE).read_bytes() != before
-    assert stored_latencies(fixtures)[0] < 0.3  # the new answer's own latency
+    assert stored_latencies(fixtures)[0] < 1.0  # the new answer's own latency (0.05 s)
 
 
 async def test_a_recording_from_before_latencies_were_kept_reports_none(fixtures: Path) -> None:
