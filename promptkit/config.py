@@ -45,6 +45,12 @@ class Settings:
         """The registry URL: the setting, or SQLite under `.promptkit/` beside the project."""
         return self.db_url or f"sqlite:///{self.root / '.promptkit' / 'promptkit.db'}"
 
+    def key_values(self) -> list[str]:
+        """The values of the environment variables this project's model configs name as
+        their keys (`api_key_env`): secrets whatever the variables are called."""
+        names = {str(m.get("api_key_env")) for m in self.models.values() if m.get("api_key_env")}
+        return [os.environ[n] for n in sorted(names) if os.environ.get(n)]
+
 
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder at or above `start` holding pyproject.toml or prompts/."""

@@ -76,7 +76,13 @@ __all__ = [
 
 
 class PromptkitError(Exception):
-    """The root of every error promptkit raises."""
+    """The root of every error promptkit raises. Its message never shows a credential:
+    anything `promptkit.redact` recognises is replaced when the error is printed."""
+
+    def __str__(self) -> str:
+        from promptkit.redact import scrub_text
+
+        return scrub_text(super().__str__())
 
 
 class UsageError(PromptkitError):

@@ -36,6 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 from promptkit.core.hooks import AttemptContext, CallRecord
 from promptkit.core.prices import TokenUsage, price_call
 from promptkit.core.results import Attempt
+from promptkit.redact import REDACTED, Scrubber
 
 __all__ = [
     "REDACTED",
@@ -48,15 +49,6 @@ __all__ = [
     "scrub_secrets",
 ]
 
-REDACTED = "[REDACTED]"
-_SECRET_ENV = re.compile(r"(_KEY|_TOKEN|_SECRET|_PASSWORD|_APIKEY)$", re.IGNORECASE)
-_KEY_SHAPES = re.compile(
-    r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"  # OpenAI-style keys, sk-proj-... included
-    r"|\bBearer\s+[A-Za-z0-9._\-~+/]{16,}=*"  # an Authorization header's value
-    r"|\b(?:ghp|gho|ghs|github_pat|xox[abpr])_[A-Za-z0-9_\-]{16,}"
-    r"|\bAKIA[0-9A-Z]{16}\b"
-)
-_MIN_SECRET_LEN = 8
 _META_KEYS = ("prompt", "version", "content_hash", "label", "run_id")
 
 
@@ -212,28 +204,27 @@ Redactor = Callable[[CallLogEntry], CallLogEntry]
 """Takes an entry before any sink sees it and returns it changed (e.g. personal data hidden)."""
 
 
-def _secret_values() -> list[str]:
-    """Values of environment variables whose names say they hold a secret, longest first."""
-    found = {
-        value
-        for name, value in os.environ.items()
-        if _SECRET_ENV.search(name) and len(value) >= _MIN_SECRET_LEN
-    }
-    return sorted(found, key=len, reverse=True)
+def scrub_secrets(entry: CallLogEntry, scrubber: Scrubber | None = None,
+                  also: Sequence[str] = ()) -> CallLogEntry:
+    """Hide anything shaped like a credential, the value of every secret-named environment
+    variable (`promptkit.redact`: the scrubber recordings use too), and the literal values
+    `also` (the call's own key, whatever its variable is called)."""
+    text = (scrubber or Scrubber()).text
+    literals = [v for v in also if v]
 
-
-def scrub_secrets(entry: CallLogEntry) -> CallLogEntry:
-    """Hide anything shaped like an API key or token, and the value of every environment
-    variable named `*_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD` (always applied, last)."""
-    values = _secret_values()
-
-    def scrub(text: str) -> str:
-        for value in values:
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return _KEY_SHAPES.sub(REDACTED, text)
+    def scrub(value: str) -> str:
+        for literal in literals:
+            value = value.replace(literal, REDACTED)
+        return text(value)
 
     return entry.map_strings(scrub)
+
+
+def _key_of(record: CallRecord) -> list[str]:
+    """The value of the key variable the call's config names, if set."""
+    name = record.config.api_key_env if record.config is not None else None
+    value = os.environ.get(name) if name else None
+    return [value] if value else []
 
 
 def redact_patterns(patterns: Mapping[str, str | re.Pattern[str]]) -> Redactor:
@@ -313,7 +304,8 @@ class CallLog:
     """A hook that logs every call through its sinks, from a background writer thread.
 
     `run_id` (default: a new id) marks every entry unless the call's metadata has its own;
-    `redactors` run in order before `scrub_secrets`. SIGTERM is handled when the log is
+    `redactors` run in order before `scrub_secrets` (with `secrets`: literal values to hide
+    whatever their variables are called). SIGTERM is handled when the log is
     made on the main thread and `handle_sigterm` is true.
     """
 
@@ -323,6 +315,7 @@ class CallLog:
         *,
         run_id: str | None = None,
         redactors: Sequence[Redactor] = (),
+        secrets: Sequence[str] = (),
         batch_size: int = 200,
         flush_interval_s: float = 0.1,
         max_queue: int = 10_000,
@@ -336,7 +329,8 @@ class CallLog:
         self.retry_interval_s = retry_interval_s
         self.dropped = 0
         self._drop_reasons: set[str] = set()
-        self._redactors: tuple[Redactor, ...] = (*redactors, scrub_secrets)
+        self._scrubber = Scrubber(also=secrets)
+        self._redactors: tuple[Redactor, ...] = tuple(redactors)
         self._sinks = [_SinkState(sink) for sink in sinks]
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._lock = threading.RLock()
@@ -457,6 +451,7 @@ class CallLog:
                 entry = CallLogEntry.from_record(record, run_id=self.run_id)
                 for redact in self._redactors:
                     entry = redact(entry)
+                entry = scrub_secrets(entry, self._scrubber, also=_key_of(record))
             except Exception as exc:
                 self._drop(1, "entry", f"an entry could not be made: {exc!r}")
                 continue

@@ -48,6 +48,7 @@ from promptkit.core.transport import RecordingAsyncClient
 from promptkit.core.types import Message, ModelConfig, OutputSpec
 from promptkit.core.validation import check_schema
 from promptkit.errors import ConfigError, UsageError
+from promptkit.redact import remember_secret
 
 __all__ = ["AsyncClient", "Client", "ConfigSource", "resolve_api_key"]
 
@@ -71,6 +72,7 @@ def resolve_api_key(config: ModelConfig, *, offline: bool = False) -> str:
             "that should hold its API key is not set (set api_key_env='' for an endpoint "
             "that needs no key)"
         )
+    remember_secret(key)  # whatever the variable is called, its value never reaches a file
     return key
 
 

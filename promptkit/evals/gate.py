@@ -30,6 +30,7 @@ from promptkit.errors import UsageError
 from promptkit.evals.power import Power, power
 from promptkit.evals.sequential import CaseEvidence, Design, Outcome, decide
 from promptkit.evals.stats import mcnemar_exact
+from promptkit.redact import Scrubber
 
 __all__ = [
     "EXIT_ERROR",
@@ -125,16 +126,21 @@ class Side:
     samples: int = 1
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Side:
-        """From `CaseResult.row()` or a row of `ResultStore.frame()`."""
+    def from_row(cls, row: Mapping[str, Any], scrubber: Scrubber | None = None) -> Side:
+        """From `CaseResult.row()` or a row of `ResultStore.frame()`, with anything shaped
+        like a credential hidden (a report is shared: a PR comment, an uploaded file)."""
+        clean = scrubber or Scrubber()
         failures = row.get("failures") or []
         reasons = tuple(dict.fromkeys(
-            f"{f.get('kind')}: {f.get('message')}" for f in failures if isinstance(f, dict)))
+            clean.text(f"{f.get('kind')}: {f.get('message')}") for f in failures
+            if isinstance(f, dict)))
         passed = bool(row["passed"])
+        text, error = _text(row.get("text")), _text(row.get("error"))
         return cls(
             passed=passed, pass_rate=float(passed), cost_usd=_number(row.get("cost_usd")),
-            latency_s=_number(row.get("latency_s")), output=row.get("output"),
-            text=_text(row.get("text")), error=_text(row.get("error")), reasons=reasons,
+            latency_s=_number(row.get("latency_s")), output=clean.data(row.get("output")),
+            text=clean.text(text) if text is not None else None,
+            error=clean.text(error) if error is not None else None, reasons=reasons,
         )  # fmt: skip
 
     def deciding(self, rate: float, samples: int) -> Side:
@@ -382,14 +388,16 @@ def evidence_from_rows(baseline_rows: Iterable[Mapping[str, Any]],
               for side, (mine, other) in (("candidate", (base, cand)), ("baseline", (cand, base)))
               for s, c in mine if (s, c) not in other]
     evidence, cases = [], []
+    scrubber = Scrubber()
     for (s, c), row in cand.items():
         if (s, c) not in base:
             continue
         first = (float(bool(base[(s, c)]["passed"])), float(bool(row["passed"])))
         evidence.append(CaseEvidence(s, c, critical=bool(row["critical"]), first=first,
                                      pair_calls=2 * int(row.get("repeats") or 1)))
-        cases.append(CaseComparison(s, c, bool(row["critical"]), Side.from_row(base[(s, c)]),
-                                    Side.from_row(row)))
+        cases.append(CaseComparison(s, c, bool(row["critical"]),
+                                    Side.from_row(base[(s, c)], scrubber),
+                                    Side.from_row(row, scrubber)))
     return evidence, cases, errors
 
 

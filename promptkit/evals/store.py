@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from promptkit.evals.results import CaseResult
+from promptkit.redact import Scrubber
 from promptkit.registry import Registry
 from promptkit.registry.engine import write_transaction
 from promptkit.registry.migrations import migration
@@ -102,8 +103,10 @@ class ResultStore:
     def save(self, results: Sequence[CaseResult | Mapping[str, Any]], *,
              git_commit: str | None = None, options: dict[str, Any] | None = None) -> RunInfo:
         """Store one run (results, or their rows as `CaseResult.row()` gives them, e.g.
-        sent by pytest-xdist workers); returns its id. Written in one transaction."""
-        rows = [r.row() if isinstance(r, CaseResult) else dict(r) for r in results]
+        sent by pytest-xdist workers); returns its id. Written in one transaction, with
+        anything shaped like a credential hidden (`promptkit.redact`)."""
+        scrub = Scrubber().data
+        rows = [scrub(r.row() if isinstance(r, CaseResult) else dict(r)) for r in results]
         info = RunInfo(str(uuid.uuid4()), datetime.now(UTC), git_commit, len(rows),
                        sum(bool(r["passed"]) for r in rows))
         versions = sorted({f"{r['prompt']}@{r['version']}" for r in rows})

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from promptkit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from promptkit.redact import Scrubber
     from promptkit.replay.cassette import FORMAT, Cassette
     from promptkit.replay.keys import NOISE_FIELDS, canonical_request, repeat_index, request_key
     from promptkit.replay.modes import RecordMode
-    from promptkit.replay.scrub import Scrubber
     from promptkit.replay.session import (
         ReplaySession,
         ReplayStats,
@@ -58,7 +58,7 @@ _HOMES = {
     "ReplayStats": "promptkit.replay.session",
     "ReplayTally": "promptkit.replay.tally",
     "ReplayTransport": "promptkit.replay.transport",
-    "Scrubber": "promptkit.replay.scrub",
+    "Scrubber": "promptkit.redact",
     "Unused": "promptkit.replay.session",
     "canonical_request": "promptkit.replay.keys",
     "find_unused": "promptkit.replay.session",

@@ -20,7 +20,7 @@ import httpx2
 
 from promptkit.errors import UsageError
 from promptkit.hashing import content_hash
-from promptkit.replay.scrub import Scrubber
+from promptkit.redact import Scrubber
 
 __all__ = [
     "NOISE_FIELDS",

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from promptkit.replay.scrub import Scrubber
+from promptkit.redact import Scrubber
 
 __all__ = ["REPLAY_HEADER", "decode_events", "encode_events", "recordable", "replay_response"]
 

@@ -16,10 +16,10 @@ import httpx2
 
 from promptkit.config import Settings
 from promptkit.errors import ConfigError, ReplayMissError, UsageError
+from promptkit.redact import Scrubber
 from promptkit.replay.cassette import Cassette, Entry, read_cassette
 from promptkit.replay.misses import Candidate, miss_error, nearest
 from promptkit.replay.modes import RecordMode
-from promptkit.replay.scrub import Scrubber
 from promptkit.replay.transport import ReplayTransport
 
 __all__ = [
@@ -92,10 +92,11 @@ class ReplaySession:
         *,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.root = Path(os.path.abspath(root))
         self.mode = RecordMode.parse(mode)
-        self.scrubber = Scrubber(environ)
+        self.scrubber = Scrubber(environ, also=secrets)
         self.stats = ReplayStats()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._cassettes: dict[str, Cassette] = {}
@@ -104,8 +105,9 @@ class ReplaySession:
     @classmethod
     def from_settings(cls, settings: Settings, mode: RecordMode | str = RecordMode.NONE,
                       **options: Any) -> ReplaySession:  # fmt: skip
-        """A session over the project's fixtures folder (`[tool.promptkit] fixtures_dir`)."""
-        return cls(settings.fixtures_path, mode, **options)
+        """A session over the project's fixtures folder (`[tool.promptkit] fixtures_dir`),
+        hiding the values of the key variables the project's model configs name."""
+        return cls(settings.fixtures_path, mode, secrets=settings.key_values(), **options)
 
     def __enter__(self) -> ReplaySession:
         return self

@@ -42,7 +42,7 @@ async def test_keys_in_env_headers_body_and_answer_never_reach_the_file(
     text = (fixtures / CASE).read_text(encoding="utf-8")
     for secret in (ENV_KEY, TOKEN, "sk-ant-api03", "plain-value-9", "abc.def.ghi", "Bearer"):
         assert secret not in text
-    assert "<redacted>" in text and "my key is <redacted>" in text
+    assert "[REDACTED]" in text and "my key is [REDACTED]" in text
 
     replayer = ReplaySession(fixtures, "none")  # the scrubbed request still finds its answer
     with replayer.cassette(CASE):
@@ -50,15 +50,15 @@ async def test_keys_in_env_headers_body_and_answer_never_reach_the_file(
             model="fake-model", messages=leaky, extra_body=extra  # type: ignore[arg-type]
         )
     replayed = again.choices[0].message.content
-    assert replayed == "echo: my key is <redacted>, token <redacted>, other <redacted>"
+    assert replayed == "echo: my key is [REDACTED], token [REDACTED], other [REDACTED]"
 
 
 def test_scrubber_nets() -> None:
     scrub = Scrubber({"HOME": "/home/someone", "MY_PASSWORD": "hunter2hunter2", "SHORT_KEY": "abc"})
-    assert scrub.text("path /home/someone and hunter2hunter2") == "path /home/someone and <redacted>"
+    assert scrub.text("path /home/someone and hunter2hunter2") == "path /home/someone and [REDACTED]"
     assert scrub.text("abc stays: too short to be a secret") == "abc stays: too short to be a secret"
     assert scrub.data({"Api-Key": "x1", "x-api-key": "", "n": 3, "list": ["gsk_" + "a" * 24]}) == {
-        "Api-Key": "<redacted>", "x-api-key": "", "n": 3, "list": ["<redacted>"]
+        "Api-Key": "[REDACTED]", "x-api-key": "", "n": 3, "list": ["[REDACTED]"]
     }
-    assert scrub.text("AKIAABCDEFGHIJKLMNOP AIza" + "b" * 35) == "<redacted> <redacted>"
+    assert scrub.text("AKIAABCDEFGHIJKLMNOP AIza" + "b" * 35) == "[REDACTED] [REDACTED]"
     assert scrub.text("a sketch of sk-short and skill-based") == "a sketch of sk-short and skill-based"

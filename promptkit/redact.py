@@ -1,0 +1,95 @@
+"""The one secret scrubber: what recordings, the call log, reports and error messages pass
+through before anything is written.
+
+Three nets, so that a key is caught however it travels:
+- strings **shaped** like a credential: OpenAI (`sk-`, `sk-proj-`), Anthropic (`sk-ant-`),
+  Google (`AIza…`, `ya29.…` OAuth tokens), Hugging Face (`hf_…`), AWS access key ids
+  (`AKIA…`, `ASIA…`) and secret keys written as `aws_secret_access_key=…`, Azure keys in an
+  `api-key:` header or a `sig=`/`AccountKey=` string, GitHub, Groq, xAI, Perplexity,
+  Replicate and Slack tokens, and any `Bearer …` token;
+- the values of **fields** named like credentials (`api_key`, `authorization`, `x-api-key`…);
+- the literal **values** of environment variables whose names say they hold a secret
+  (`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`…) and of every variable a model config
+  names as its key (`api_key_env`), however they are named.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["KEY_SHAPES", "REDACTED", "Scrubber", "remember_secret", "scrub_text"]
+
+REDACTED = "[REDACTED]"
+
+KEY_SHAPES = (
+    r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic (sk-ant-), DeepSeek, Stripe-like
+    r"(?i:\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}",
+    r"\bAIza[0-9A-Za-z_\-]{35}",  # Google API key
+    r"\bya29\.[0-9A-Za-z_\-]{20,}",  # Google OAuth access token
+    r"\b(?:gsk|hf|ghp|gho|ghu|ghs|ghr|xai|pplx|r8)_[A-Za-z0-9]{20,}",
+    r"\b(?:xai|pplx)-[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bxox[abpr]-[A-Za-z0-9\-]{10,}",  # Slack
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
+    r"(?i:aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}",
+    r"(?i:\bapi-key\s*[=:]\s*)[A-Za-z0-9]{32,}",  # Azure OpenAI / Cognitive Services key
+    r"(?i:\b(?:AccountKey|SharedAccessKey|sig)=)[A-Za-z0-9%/+=]{20,}",  # Azure storage
+)
+"""The credential shapes every scrubber matches, one regular expression each."""
+
+_SECRET_FIELD = re.compile(
+    r"(?i)^(authorization|proxy-authorization|api[-_]?key|x-api-key|x-goog-api-key"
+    r"|access[-_]?token|refresh[-_]?token|secret|client[-_]?secret|password)$"
+)
+_SECRET_ENV = re.compile(r"(?i)(api[-_]?key|_key$|token|secret|password)")
+_MIN_ENV_SECRET = 8
+_REMEMBERED: set[str] = set()
+
+
+def remember_secret(value: str) -> None:
+    """Hide `value` from every scrubber made from now on in this process: the client calls
+    it with each API key it reads, so a key under any variable name is scrubbed too."""
+    if len(value) >= _MIN_ENV_SECRET:
+        _REMEMBERED.add(value)
+
+
+class Scrubber:
+    """Replaces anything that looks like a credential with `[REDACTED]`.
+
+    `environ` (default: the process's) supplies the literal values of secret-named
+    variables; `also` adds literal values to hide whatever their names (the variables
+    model configs name as keys), and so does every key the client has read
+    (`remember_secret`).
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None,
+                 also: Iterable[str] = ()) -> None:
+        env = os.environ if environ is None else environ
+        literals = {v for k, v in env.items() if _SECRET_ENV.search(k)}
+        literals |= set(also) | _REMEMBERED
+        ordered = sorted((v for v in literals if len(v) >= _MIN_ENV_SECRET), key=len,
+                         reverse=True)
+        self._pattern = re.compile("|".join([*map(re.escape, ordered), *KEY_SHAPES]))
+
+    def text(self, value: str) -> str:
+        """`value` with every secret-looking substring replaced."""
+        return self._pattern.sub(REDACTED, value)
+
+    def data(self, value: Any) -> Any:
+        """A copy of JSON-able `value` with secrets replaced in every string and secret field."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: REDACTED if _SECRET_FIELD.match(str(k)) and v else self.data(v)
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+
+def scrub_text(value: str, also: Iterable[str] = ()) -> str:
+    """`value` scrubbed against the current environment (and `also`)."""
+    return Scrubber(also=also).text(value)
