@@ -67,12 +67,18 @@ __all__ = [
     "RegistryUnavailableError",
     "ReplayMissError",
     "RetriesExhaustedError",
+    "StaleRegistryWarning",
     "SuiteFormatError",
     "TemplateSecurityError",
     "TemplateSyntaxError",
     "TruncatedOutputError",
     "UsageError",
 ]
+
+
+class StaleRegistryWarning(UserWarning):
+    """A last-known version or model config is served because the registry could not be
+    asked."""
 
 
 class PromptkitError(Exception):

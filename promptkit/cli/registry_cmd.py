@@ -9,7 +9,7 @@ import click
 
 from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
 from promptkit.core.types import Capability
-from promptkit.registry import LedgerEntry
+from promptkit.registry import LedgerEntry, model_configs
 from promptkit.registry.records import ConfigChange, StoredConfig
 
 _SHORT_HASH = 19  # "sha256:" and 12 hex digits
@@ -141,23 +141,32 @@ def config_set_command(project: Project, name: str, fallback: tuple[str, ...],
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_project
 def config_list_command(project: Project, as_json: bool) -> None:
-    """Every model config, with its model, endpoint and revision."""
-    stored = project.registry.configs()
+    """Every model config, with its model, endpoint and where it comes from (the registry,
+    which wins, or pyproject.toml)."""
+    entries = model_configs(project.settings, project.registry).entries()
     if as_json:
-        _json([_config_dict(s) for s in stored])
+        _json([{**e.config.model_dump(mode="json"), "source": e.source} for e in entries])
         return
-    for s in stored:
-        c = s.config
+    for e in entries:
+        c = e.config
         click.echo(f"{c.name:<16} {c.model:<28} {c.base_url or '(default endpoint)':<32} "
-                   f"{c.capability:<12} r{s.revision}")
+                   f"{c.capability:<12} {e.source}")
 
 
 @config_group.command("show")
 @click.argument("name")
 @pass_project
 def config_show_command(project: Project, name: str) -> None:
-    """One model config as JSON."""
-    _json(_config_dict(project.registry.stored_config(name)))
+    """One model config as JSON, as calls use it, with where it comes from."""
+    try:
+        entry = model_configs(project.settings, project.registry).entry(name)
+    except LookupError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
+    if entry.source.startswith("registry"):
+        _json({**_config_dict(project.registry.stored_config(name)), "source": entry.source})
+    else:
+        _json({**entry.config.model_dump(mode="json"), "source": entry.source})
 
 
 def _config_dict(stored: StoredConfig) -> dict[str, Any]:

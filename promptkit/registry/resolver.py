@@ -15,17 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from promptkit.config import load_settings
+from promptkit.config import Settings, load_settings
 from promptkit.core.types import Message, ModelConfig
 from promptkit.errors import (
     IntegrityError,
     NotPublishedError,
     PromptError,
     RegistryUnavailableError,
+    StaleRegistryWarning,
     UsageError,
 )
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.records import Pin, check_env
+from promptkit.registry.sources import ModelConfigs
 from promptkit.registry.store import Registry
 from promptkit.registry.versions import load_verified
 from promptkit.templates.library import PromptLibrary
@@ -51,10 +53,6 @@ Key = tuple[str, str | None, str | None]  # (name, env, version): exactly one of
 
 log = logging.getLogger("promptkit.registry")
 _NAME = re.compile(NAME_PATTERN)
-
-
-class StaleRegistryWarning(UserWarning):
-    """A last-known version is served because the registry could not be asked."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +93,7 @@ class Resolver:
     def __init__(
         self, registry: Registry, *, ttl: float = DEFAULT_TTL_S, cache_dir: Path | None = None,
         library: PromptLibrary | None = None, clock: Callable[[], float] = time.monotonic,
+        settings: Settings | None = None,
     ) -> None:
         self.registry = registry
         self.ttl = ttl
@@ -104,7 +103,7 @@ class Resolver:
         self._keys: dict[tuple[str, str | None, str | None], Key] = {}
         self._entries: dict[Key, Resolved] = {}
         self._prompts: dict[str, Prompt] = {}
-        self._configs: dict[str, tuple[ModelConfig, float]] = {}
+        self.configs = ModelConfigs(settings, registry, ttl=ttl, clock=clock)
         self._fresh_until = float("-inf")
         self._lock = threading.Lock()
         self._down: str | None = None
@@ -249,20 +248,9 @@ class Resolver:
     # -- model configs ------------------------------------------------------------------
 
     def config(self, name: str) -> ModelConfig:
-        """A model config by name, re-read at most every `ttl`; the last known one is kept
-        (with a warning) while the registry cannot be reached."""
-        known = self._configs.get(name)
-        if known is not None and self._clock() < known[1]:
-            return known[0]
-        try:
-            config = self.registry.config(name)
-        except RegistryUnavailableError as error:
-            if known is None:
-                raise
-            _warn(f"promptkit: keeping last-known model config {name!r}: {error}")
-            config = known[0]
-        self._configs[name] = (config, self._clock() + self.ttl)
-        return config
+        """A model config by name, from the one source (`sources.ModelConfigs`: the
+        registry, then pyproject.toml; the last known kept while the registry is down)."""
+        return self.configs(name)
 
     def config_for(self, resolved: Resolved, default: str = "default") -> ModelConfig:
         """The model config a resolved prompt calls with: inline, or by name."""
@@ -305,7 +293,7 @@ def default_resolver() -> Resolver:
             _default = Resolver(
                 Registry(settings.database_url, create=False),
                 cache_dir=settings.root / ".promptkit" / "cache",
-                library=PromptLibrary(settings.prompts_path),
+                library=PromptLibrary(settings.prompts_path), settings=settings,
             )
         return _default
 

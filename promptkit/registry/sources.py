@@ -1,52 +1,106 @@
-"""Where model-config names resolve: the registry's configs, then the project's
-`[tool.promptkit.models]` tables, so a fresh checkout can call a model before anything
-is stored."""
+"""The one model-config source: the registry's config of a name, else the project's
+`[tool.promptkit.models.NAME]` (so a fresh checkout calls a model before anything is
+stored). The client, the resolver, the evals and `promptkit config list/show` all use it.
+
+    configs = promptkit.model_configs()          # the project's registry and pyproject.toml
+    configs("default")                           # a ModelConfig
+    [(e.config.name, e.source) for e in configs.entries()]
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
-from promptkit.errors import NotPublishedError, RegistryUnavailableError
-from promptkit.registry.resolver import DEFAULT_TTL_S
+from promptkit.errors import NotPublishedError, RegistryUnavailableError, StaleRegistryWarning
 from promptkit.registry.store import Registry
 
-__all__ = ["model_configs"]
+__all__ = ["CONFIG_TTL_S", "ConfigEntry", "ModelConfigs", "model_configs"]
+
+CONFIG_TTL_S = 0.5
+"""How long a looked-up config is used before the registry is asked again (a change made
+with `promptkit config set` reaches a running process within it, as a moved pin does)."""
+
+PYPROJECT = "pyproject.toml"
 
 
-def model_configs(
-    settings: Settings | None = None, registry: Registry | None = None, *,
-    ttl: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic,
-) -> Callable[[str], ModelConfig]:
-    """A config source for `promptkit.Client`: names → `ModelConfig`.
+@dataclass(frozen=True)
+class ConfigEntry:
+    """A model config and where it comes from: `registry r3` or `pyproject.toml`."""
 
-    The registry's config of a name wins; an unreachable registry falls through to the
-    project's file, so replayed evals run without a database server. A name is looked up
-    at most once every `ttl` seconds (a call does not pay a query), so a change made with
-    `promptkit config set` reaches a running process within `ttl`, as a moved pin does.
-    """
-    settings = settings or load_settings()
-    known: dict[str, tuple[ModelConfig, float]] = {}
+    config: ModelConfig
+    source: str
 
-    def find(name: str) -> ModelConfig:
-        if registry is not None:
-            try:
-                return registry.config(name)
-            except (NotPublishedError, RegistryUnavailableError):
-                pass
-        if name in settings.models:
-            return ModelConfig(name=name, **dict(settings.models[name]))
-        raise LookupError(f"define it with `promptkit config set {name} --model ...` or in "
-                          f"[tool.promptkit.models.{name}] of pyproject.toml")
 
-    def lookup(name: str) -> ModelConfig:
-        hit = known.get(name)
-        if hit is not None and clock() < hit[1]:
-            return hit[0]
-        config = find(name)
-        known[name] = (config, clock() + ttl)
-        return config
+class ModelConfigs:
+    """Names → model configs, registry first, then the project's file, each name re-read
+    at most every `ttl`. While the registry cannot be reached, a config it gave before is
+    kept (with a `StaleRegistryWarning`), else the project's file answers."""
 
-    return lookup
+    def __init__(self, settings: Settings | None = None, registry: Registry | None = None, *,
+                 ttl: float = CONFIG_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings or load_settings()
+        self.registry = (registry if registry is not None
+                         else Registry(self.settings.database_url, create=False))
+        self.ttl, self._clock = ttl, clock
+        self._known: dict[str, tuple[ConfigEntry, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> ModelConfig:
+        return self.entry(name).config
+
+    def entry(self, name: str) -> ConfigEntry:
+        """The config of `name` with its source; LookupError names both places to define it."""
+        with self._lock:
+            known = self._known.get(name)
+        if known is not None and self._clock() < known[1]:
+            return known[0]
+        found = self._find(name, known[0] if known else None)
+        with self._lock:
+            self._known[name] = (found, self._clock() + self.ttl)
+        return found
+
+    def entries(self) -> list[ConfigEntry]:
+        """Every config either place defines, by name (the registry's wins)."""
+        try:
+            stored = {s.config.name: ConfigEntry(s.config, f"registry r{s.revision}")
+                      for s in self.registry.configs()}
+        except RegistryUnavailableError:
+            stored = {}
+        local = {n: self._local(n) for n in self.settings.models if n not in stored}
+        merged = {**stored, **{n: e for n, e in local.items() if e is not None}}
+        return [merged[n] for n in sorted(merged)]
+
+    def _find(self, name: str, known: ConfigEntry | None) -> ConfigEntry:
+        try:
+            stored = self.registry.stored_config(name)
+            return ConfigEntry(stored.config, f"registry r{stored.revision}")
+        except NotPublishedError:
+            pass
+        except RegistryUnavailableError as error:
+            if known is not None and known.source.startswith("registry"):
+                warnings.warn(f"promptkit: keeping last-known model config {name!r}: {error}",
+                              StaleRegistryWarning, stacklevel=4)
+                return known
+        local = self._local(name)
+        if local is None:
+            raise LookupError(f"no model config {name!r}: define it with `promptkit config set "
+                              f"{name} --model MODEL` or in [tool.promptkit.models.{name}] of "
+                              f"{PYPROJECT}")
+        return local
+
+    def _local(self, name: str) -> ConfigEntry | None:
+        table = self.settings.models.get(name)
+        return ConfigEntry(ModelConfig(name=name, **dict(table)), PYPROJECT) if table else None
+
+
+def model_configs(settings: Settings | None = None, registry: Registry | None = None, *,
+                  ttl: float = CONFIG_TTL_S,
+                  clock: Callable[[], float] = time.monotonic) -> ModelConfigs:
+    """The project's model configs for `promptkit.Client` (registry, then pyproject.toml)."""
+    return ModelConfigs(settings, registry, ttl=ttl, clock=clock)

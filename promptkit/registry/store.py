@@ -190,9 +190,3 @@ class Registry:
         with self._reading() as conn:
             return configs.read_config_history(conn, name)
 
-    def config_for(self, prompt: Prompt, default: str = "default") -> ModelConfig:
-        """The model config a prompt calls with: its inline one, or the named one."""
-        model = prompt.meta.model
-        if isinstance(model, ModelConfig):
-            return model
-        return self.config(model or default)

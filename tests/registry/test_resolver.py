@@ -271,8 +271,9 @@ def test_a_config_source_queries_once_per_ttl_and_sees_a_change_after_it(
     registry = published(f"sqlite:///{tmp_path / 'registry.db'}", library)
     registry.set_config("default", model="small-model")
     queries: list[str] = []
-    read = registry.config
-    monkeypatch.setattr(registry, "config", lambda name: queries.append(name) or read(name))
+    read = registry.stored_config
+    monkeypatch.setattr(registry, "stored_config",
+                        lambda name: queries.append(name) or read(name))
     lookup = model_configs(Settings(root=tmp_path), registry, clock=clock)
     assert {lookup("default").model for _ in range(1000)} == {"small-model"}
     assert queries == ["default"]  # an eval's 1000 calls cost one query, not 1000
@@ -295,3 +296,38 @@ def test_promptkit_get_uses_the_project_settings(
     assert (project / ".promptkit/cache/pins/sentiment/production.json").is_file()
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("select count(*) from promptkit_pins")).scalar() == 1
+
+
+def test_config_set_reaches_promptkit_model_configs_and_list_shows_both_sources(
+    project: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's `promptkit.model_configs()` reads the registry (a config made with
+    `promptkit config set` used to raise LookupError) and `config list` shows the
+    pyproject configs of a fresh checkout, each with its source."""
+    import json
+
+    from click.testing import CliRunner
+
+    from promptkit.cli import cli
+
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.promptkit.models.default]\nmodel = "from-file"\n')
+    monkeypatch.chdir(project)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--project", str(project), *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    listed = json.loads(run("config", "list", "--json"))  # a fresh checkout: no database
+    assert [(c["name"], c["model"], c["source"]) for c in listed] == [
+        ("default", "from-file", "pyproject.toml")]
+    run("config", "set", "fast", "--model", "small-model")
+    assert model_configs()("fast").model == "small-model"
+    assert model_configs()("default").model == "from-file"
+    run("config", "set", "default", "--model", "stored-model")
+    listed = json.loads(run("config", "list", "--json"))
+    assert [(c["name"], c["model"], c["source"]) for c in listed] == [
+        ("default", "stored-model", "registry r1"), ("fast", "small-model", "registry r1")]
+    shown = json.loads(run("config", "show", "default"))
+    assert (shown["model"], shown["source"]) == ("stored-model", "registry r1")
