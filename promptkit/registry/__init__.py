@@ -19,12 +19,14 @@ from promptkit.registry.resolver import (
     default_resolver,
     get,
 )
-from promptkit.registry.sources import model_configs
+from promptkit.registry.sources import ConfigEntry, ModelConfigs, model_configs
 from promptkit.registry.store import Registry
 
 __all__ = [
     "ConfigChange",
+    "ConfigEntry",
     "LedgerEntry",
+    "ModelConfigs",
     "Pin",
     "PublishOutcome",
     "PublishedVersion",
