@@ -44,23 +44,19 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     usage error.
     """
     prompt = _load(project, ref)
-    messages = prompt.render(collect_variables(pairs, vars_file))
+    variables = collect_variables(pairs, vars_file)
     settings = project.settings
     registry = project.registry
-    options: dict[str, Any] = dict(
-        config=config or prompt.meta.model or settings.default_model,
-        output=prompt.meta.output, temperature=prompt.meta.effective_temperature,
-        max_tokens=prompt.meta.max_tokens, deadline_s=deadline,
-        metadata={"prompt": prompt.name, "version": prompt.version,
-                  "content_hash": prompt.content_hash, "label": _label(ref)},
-    )  # fmt: skip
+    options: dict[str, Any] = dict(config=config, default_config=settings.default_model,
+                                   metadata={"label": _label(ref)}, deadline_s=deadline)
     log = project_call_log(registry)
     try:
         with Client(model_configs(settings, registry), hooks=[log]) as client:
             if stream:
-                result = _print_stream(client.stream(messages, **options), err=as_json)
+                result = _print_stream(client.stream_prompt(prompt, variables, **options),
+                                       err=as_json)
             else:
-                result = client.call(messages, **options)
+                result = client.call_prompt(prompt, variables, **options)
     finally:
         log.close()
     if stream and not as_json:
@@ -114,7 +110,7 @@ def _load(project: Project, ref: str) -> Prompt:
 def _report(prompt: Prompt, result: CallResult) -> dict[str, Any]:
     return {
         "prompt": prompt.ref, "content_hash": prompt.content_hash, "output": result.output,
-        "model": result.model, "config": result.config_name,
+        "model": result.model, "config": result.config_name, "cost_usd": result.cost_usd,
         "finish_reason": result.finish_reason, "latency_s": round(result.latency_s, 4),
         "usage": asdict(result.total_usage), "request_id": result.request_id,
         "attempts": [asdict(a) for a in result.attempts],

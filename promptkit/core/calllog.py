@@ -98,8 +98,9 @@ class CallLogEntry:
         meta = dict(record.metadata)
         config = record.config
         usage = record.usage
-        cost = price_call(config, TokenUsage(*_tokens(usage))) if config is not None else None
         result = record.result
+        cost = (None if result is not None or config is None  # a result is priced already
+                else price_call(config, TokenUsage(*_tokens(usage))))
         requested = record.requested.get("temperature")
         return cls(
             id=record.call_id or uuid.uuid4().hex,
@@ -122,8 +123,8 @@ class CallLogEntry:
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cached_tokens=usage.cached_tokens,
-            cost_usd=cost.usd if cost is not None else 0.0,
-            cost_source=cost.source if cost is not None else "unknown",
+            cost_usd=result.cost_usd if result else cost.usd if cost else 0.0,
+            cost_source=result.cost_source if result else cost.source if cost else "unknown",
             latency_s=record.latency_s,
             first_token_s=record.first_token_s,
             attempt_count=sum(1 for a in record.attempts if _sent(a)),

@@ -41,6 +41,7 @@ from promptkit.core.breaker import CircuitBreaker
 from promptkit.core.engine import CallSpec, Engine
 from promptkit.core.hooks import CallHooks
 from promptkit.core.loop_thread import LoopThread
+from promptkit.core.prompt_call import PromptLike, prompt_options
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import StreamEvent, stream_events
@@ -240,6 +241,19 @@ class AsyncClient:
         )
         return self.stream_spec(spec)
 
+    async def call_prompt(
+        self, prompt: PromptLike, variables: Mapping[str, Any] | None = None, *,
+        config: str | ModelConfig | None = None, default_config: str = "default",
+        metadata: Mapping[str, Any] | None = None, **options: Any,
+    ) -> CallResult:
+        """Render `prompt` with `variables` and call the model with the prompt's own settings
+        (model config, output spec, temperature, token limit; `config` overrides the model
+        config). `options` as for `call` (`deadline_s`, `max_reasks`, `extra`)."""
+        messages = prompt.render(dict(variables or {}))
+        chosen = prompt_options(prompt, config=config, default_config=default_config,
+                                metadata=metadata)
+        return await self.call(messages, **chosen, **options)
+
     def stream_spec(self, spec: CallSpec) -> AsyncGenerator[StreamEvent, None]:
         """Stream a call already checked by `spec` (used by both clients)."""
         engine = self.engine
@@ -403,6 +417,27 @@ class Client:
             extra=extra,
         )
         return self._iterate(self._async.stream_spec(spec))
+
+    def call_prompt(
+        self, prompt: PromptLike, variables: Mapping[str, Any] | None = None, *,
+        config: str | ModelConfig | None = None, default_config: str = "default",
+        metadata: Mapping[str, Any] | None = None, **options: Any,
+    ) -> CallResult:
+        """Render `prompt` and call the model and wait; see `AsyncClient.call_prompt`."""
+        return self._loop.run(self._async.call_prompt(
+            prompt, variables, config=config, default_config=default_config,
+            metadata=metadata, **options))
+
+    def stream_prompt(
+        self, prompt: PromptLike, variables: Mapping[str, Any] | None = None, *,
+        config: str | ModelConfig | None = None, default_config: str = "default",
+        metadata: Mapping[str, Any] | None = None, **options: Any,
+    ) -> Generator[StreamEvent, None, None]:
+        """Render `prompt` and stream the call with the prompt's own settings."""
+        messages = prompt.render(dict(variables or {}))
+        chosen = prompt_options(prompt, config=config, default_config=default_config,
+                                metadata=metadata)
+        return self.stream(messages, **chosen, **options)
 
     def _iterate(
         self, events: AsyncGenerator[StreamEvent, None]

@@ -37,6 +37,7 @@ from promptkit.core.hooks import (
     notify_after_attempt,
     notify_after_call,
 )
+from promptkit.core.prices import price_call
 from promptkit.core.results import AttemptKind, CallResult, Usage
 from promptkit.core.retry import Failure, MalformedResponseError, RetryPolicy, classify
 from promptkit.core.streaming import (
@@ -470,6 +471,7 @@ class Engine:
     ) -> CallResult:
         choice = completion.choices[0]
         last = run.log.attempts[-1] if run.log.attempts else None
+        cost = price_call(turn.config, run.log.spent)
         return CallResult(
             output=got.value,
             text=got.raw,
@@ -487,6 +489,9 @@ class Engine:
             metadata=dict(run.spec.metadata),
             call_id=run.call_id,
             first_token_s=run.first_token_s,
+            config=turn.config,
+            cost_usd=cost.usd,
+            cost_source=cost.source,
         )
 
 

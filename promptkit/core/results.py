@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from promptkit.core.types import Message
+from promptkit.core.types import Message, ModelConfig
 
 __all__ = ["Attempt", "AttemptKind", "CallResult", "Usage"]
 
@@ -91,7 +91,10 @@ class CallResult:
     included. `request` holds the effective parameters of the last request (without
     messages); `messages` the messages it sent, re-asks included. `call_id` names the call
     in the call log; `first_token_s` is the time from the call's start to its first streamed
-    token (None for a call that did not stream).
+    token (None for a call that did not stream). `config` is the model config the answer
+    came from (a fallback's, when one answered), and `cost_usd` the whole call's cost
+    (`total_usage` at that config's prices, priced once, here), with `cost_source` saying
+    where the prices came from (`config`, the price table, or `unknown`).
     """
 
     output: Any
@@ -109,3 +112,6 @@ class CallResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     call_id: str = ""
     first_token_s: float | None = None
+    config: ModelConfig | None = None
+    cost_usd: float = 0.0
+    cost_source: str = "unknown"

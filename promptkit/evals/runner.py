@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
-from promptkit.core.prices import price_call
+from promptkit.core.prompt_call import prompt_options
 from promptkit.errors import PromptError, PromptkitError
 from promptkit.evals.assertions import Observation, Outcome
 from promptkit.evals.results import CaseResult, RunResult
@@ -94,11 +94,6 @@ class EvalRunner:
             runs=tuple(runs), variables=item.case.variables, suite_hash=item.suite.content_hash,
         )  # fmt: skip
 
-    def config_for(self, prompt: Prompt, model: str | None = None) -> Any:
-        """The model config of a call: `--prompt-model`, else the suite's `model`, else the
-        prompt's own, else the project's default."""
-        return self.model or model or prompt.meta.model or self.default_model
-
     async def _run_once(self, item: EvalItem, repeat: int) -> RunResult:
         async with self._semaphore():
             with self._cassette(item), repeat_index(item.repeat_index(repeat)):
@@ -119,27 +114,18 @@ class EvalRunner:
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
                                variables=item.case.variables), exc
-        return _observation(result, output, self.cost(result), item.case.variables), result
+        return _observation(result, output, item.case.variables), result
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
                    model: str | None = None) -> CallResult:
         """Call the model with a prompt's settings (its output spec, temperature, limits).
         A call answered wholly from recordings reports the latency they recorded."""
+        options = prompt_options(prompt, config=self.model or model,
+                                 default_config=self.default_model, metadata={"case": case})
         with replay_tally() as replayed:
-            result = await self.client.call(
-                messages, config=self.config_for(prompt, model), output=prompt.meta.output,
-                temperature=prompt.meta.effective_temperature,
-                max_tokens=prompt.meta.max_tokens,
-                metadata={"prompt": prompt.name, "version": prompt.version,
-                          "content_hash": prompt.content_hash, "case": case},
-            )  # fmt: skip
+            result = await self.client.call(messages, **options)
         recorded = replayed.recorded_latency_s
         return result if recorded is None else replace(result, latency_s=recorded)
-
-    def cost(self, result: CallResult) -> float:
-        """What a call cost, in USD, at its model config's prices."""
-        config = self.client.config(result.config_name)
-        return price_call(config, result.total_usage).usd
 
     async def _judge(self, rubric: str, obs: Observation, options: Mapping[str, Any]) -> Outcome:
         """Grade `obs` against `rubric` with a model, through the same core (and cassette)."""
@@ -172,14 +158,15 @@ class EvalRunner:
             yield
 
 
-def _observation(result: CallResult, output: OutputSpec, cost: float,
+def _observation(result: CallResult, output: OutputSpec,
                  variables: Mapping[str, Any]) -> Observation:
     tool_calls: tuple[dict[str, Any], ...] = ()
     if output.mode == "tool" and output.tool is not None:
         tool_calls = ({"name": output.tool.name, "arguments": result.output},)
     parsed = result.output if output.structured else None
     return Observation(output=parsed, text=result.text, tool_calls=tool_calls,
-                       latency_s=result.latency_s, cost_usd=cost, schema=output.json_schema,
+                       latency_s=result.latency_s, cost_usd=result.cost_usd,
+                       schema=output.json_schema,
                        variables=variables)
 
 

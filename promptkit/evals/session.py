@@ -173,7 +173,7 @@ class EvalSession:
             repeat=0, passed=passed, outcomes=(Outcome("pytest", passed, message),),
             output=last.output if last else None, text=last.text if last else None,
             latency_s=sum(c.latency_s for c in calls),
-            cost_usd=sum(self.runner.cost(c) for c in calls),
+            cost_usd=sum(c.cost_usd for c in calls),
             input_tokens=sum(c.total_usage.input_tokens for c in calls),
             output_tokens=sum(c.total_usage.output_tokens for c in calls),
             attempts=sum(len(c.attempts) for c in calls),
