@@ -16,6 +16,8 @@ from promptkit.templates.library import PromptLibrary
 
 if TYPE_CHECKING:
     from promptkit.registry import Registry
+    from promptkit.registry.references import References
+    from promptkit.templates import Prompt
 
 __all__ = [
     "COMMAND_MODULES",
@@ -54,6 +56,21 @@ class Project:
         registry = Registry(self.settings.database_url)
         click.get_current_context().call_on_close(registry.close)
         return registry
+
+    @cached_property
+    def references(self) -> References:
+        """The one reference resolver over the project's files and registry (read only: a
+        command that only resolves never creates the database)."""
+        from promptkit.registry import Registry
+        from promptkit.registry.references import References
+
+        registry = Registry(self.settings.database_url, create=False)
+        click.get_current_context().call_on_close(registry.close)
+        return References(self.library, registry)
+
+    def prompt(self, ref: str) -> Prompt:
+        """`NAME`, `NAME@VERSION` or `NAME@LABEL` → the prompt (see `References`)."""
+        return self.references.resolve(ref).prompt
 
 
 pass_project = click.make_pass_decorator(Project, ensure=True)

@@ -12,7 +12,7 @@ from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.vars import collect_variables
 from promptkit.errors import UsageError
 from promptkit.templates.provenance import find_repo, introductions
-from promptkit.templates.versions import next_version, parse_ref
+from promptkit.templates.versions import next_version
 
 var_option = click.option("--var", "pairs", multiple=True, metavar="KEY=VALUE",
                            help="A template variable (repeatable; JSON values allowed).")
@@ -41,10 +41,10 @@ def list_command(project: Project, as_json: bool) -> None:
 @click.argument("ref")
 @pass_project
 def show_command(project: Project, ref: str) -> None:
-    """Show one version's metadata, hash and template (NAME or NAME@VERSION)."""
-    prompt = project.library.load(*parse_ref(ref))
+    """Show one version's metadata, hash and template (NAME, NAME@VERSION or NAME@LABEL)."""
+    prompt = project.prompt(ref)
     click.echo(f"# {prompt.ref}  {prompt.content_hash}")
-    click.echo(f"# {prompt.path}")
+    click.echo(f"# {prompt.path or '(from the registry: no file)'}")
     click.echo(prompt.source, nl=False)
 
 
@@ -54,8 +54,9 @@ def show_command(project: Project, ref: str) -> None:
 @vars_file_option
 @pass_project
 def render_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: Path | None):
-    """Render NAME@VERSION to chat messages (JSON) without calling any model."""
-    prompt = project.library.load(*parse_ref(ref))
+    """Render NAME, NAME@VERSION or NAME@LABEL to chat messages (JSON) without calling any
+    model."""
+    prompt = project.prompt(ref)
     messages = prompt.render(collect_variables(pairs, vars_file))
     click.echo(json.dumps(messages, indent=2, ensure_ascii=False))
 

@@ -14,7 +14,7 @@ from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
 from promptkit.core import CallResult, Client, Restart, StreamEnd, StreamEvent, TextDelta
-from promptkit.registry import Registry, Resolver, model_configs
+from promptkit.registry import model_configs
 from promptkit.registry.calllog import project_call_log
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref
@@ -43,7 +43,7 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     Exit 0 on success, 1 when the model call or validation fails after retries, 2 on a
     usage error.
     """
-    prompt = _load(project, ref)
+    prompt = project.prompt(ref)
     variables = collect_variables(pairs, vars_file)
     settings = project.settings
     registry = project.registry
@@ -95,16 +95,6 @@ def _print_stream(events: Iterable[StreamEvent], *, err: bool) -> CallResult:
 def _label(ref: str) -> str | None:
     _, version = parse_ref(ref)
     return version if version and version != LATEST and not is_version(version) else None
-
-
-def _load(project: Project, ref: str) -> Prompt:
-    name, version = parse_ref(ref)
-    if version is None or version == LATEST or is_version(version):
-        return project.library.load(name, version)
-    resolver = Resolver(Registry(project.settings.database_url, create=False),
-                        cache_dir=project.settings.root / ".promptkit" / "cache",
-                        library=project.library)
-    return resolver.get(name, env=version).prompt
 
 
 def _report(prompt: Prompt, result: CallResult) -> dict[str, Any]:

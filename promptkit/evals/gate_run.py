@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from promptkit.errors import EvalError, UsageError
+from promptkit.errors import UsageError
 from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare, evidence_from_rows
 from promptkit.evals.gate_store import store_verdict
 from promptkit.evals.results import CaseResult
@@ -31,7 +31,6 @@ from promptkit.evals.suite import Suite, load_suites
 from promptkit.registry.engine import unavailable_as_error
 from promptkit.replay import RecordMode
 from promptkit.templates import Prompt
-from promptkit.templates.versions import LATEST, is_version
 
 __all__ = ["Gate", "gate_against"]
 
@@ -144,22 +143,10 @@ class Gate:
             if name in suites]
 
     def resolve(self, name: str, spec: str) -> tuple[Prompt, str | None]:
-        """A version, `latest`, or a label pinned in the registry → the prompt file (its
-        content must be the pinned content) and the label."""
-        library = self.session.library
-        if spec == LATEST or is_version(spec):
-            return library.load(name, spec), None
-        registry = self.session.registry
-        pin = registry.current(name, spec)
-        if pin is None:
-            raise UsageError(f"{name} has no version pinned to {spec!r} in {registry.url}: "
-                             f"give a version, or pin one first")
-        prompt = library.load(name, pin.version)
-        if prompt.content_hash != pin.content_hash:
-            raise EvalError(f"{name}@{pin.version} is pinned to {spec} as {pin.content_hash}, "
-                            f"but {prompt.path} holds {prompt.content_hash}: the file changed "
-                            f"after it was published")
-        return prompt, spec
+        """A version, `latest`, or a label pinned in the registry → the prompt (a published
+        version's file must still hold its published content) and the label."""
+        found = self.session.references.resolve(name, spec)
+        return found.prompt, found.label
 
     def stored_rates(self, prompt: Prompt, suites: Sequence[Suite]) -> list[tuple[int, int]]:
         """Each case's stored (passes, answers) for `prompt`, over every stored run of its

@@ -21,7 +21,7 @@ from promptkit.config import Settings
 from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreaker
 from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
-from promptkit.errors import PromptkitError, UsageError
+from promptkit.errors import PromptkitError
 from promptkit.evals.assertions import Outcome
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
@@ -31,6 +31,7 @@ from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
 from promptkit.registry.calllog import project_call_log
+from promptkit.registry.references import References
 from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
 from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.provenance import find_repo
@@ -86,6 +87,11 @@ class EvalSession:
         return Registry(self.settings.database_url)
 
     @cached_property
+    def references(self) -> References:
+        """The one reference resolver (`NAME`, `NAME@VERSION`, `NAME@LABEL`)."""
+        return References(self.library, self.registry)
+
+    @cached_property
     def replay(self) -> ReplaySession:
         return ReplaySession.from_settings(self.settings, self.options.record)
 
@@ -118,14 +124,12 @@ class EvalSession:
         """The suite's cases × the selected versions of its prompt."""
         if self.options.repeat is not None:
             suite = replace(suite, repeat=self.options.repeat)
-        prompts = [self.library.load(suite.prompt, v) for v in self.versions(suite.prompt)]
+        prompts = [self.references.resolve(suite.prompt, v).prompt
+                   for v in self.versions(suite.prompt)]
         return [EvalItem(suite, case, prompt) for prompt in prompts for case in suite.cases]
 
     def _pinned(self, name: str, label: str) -> str:
-        pin = self.registry.current(name, label)
-        if pin is None:
-            raise UsageError(f"{name} has no version pinned to {label!r} in {self.registry.url}")
-        return pin.version
+        return self.references.version_of(name, label)
 
     def start(self, items: Sequence[EvalItem]) -> None:
         """Begin the calls of every item now, in one hop to the loop thread; their results
