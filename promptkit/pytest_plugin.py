@@ -118,10 +118,13 @@ class SuiteFile(pytest.File):
 
     def collect(self) -> Iterator[SuiteItem]:
         from promptkit.evals import load_suite
+        from promptkit.evals.selection import NothingSelected
 
         session = _session(self.config)
         try:
             items = session.items(load_suite(self.path))
+        except NothingSelected as exc:
+            pytest.skip(f"--prompt-version={self.config.getoption('prompt_version')}: {exc}")
         except PromptkitError as exc:
             raise self.CollectError(str(exc)) from None
         for item in items:

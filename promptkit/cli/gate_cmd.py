@@ -139,7 +139,10 @@ def _store(registry: Registry, report: GateReport) -> None:
 def promote_command(project: Project, name: str, version: str, env: str, reason: str | None,
                     force: bool) -> None:
     """Pin NAME in ENV to VERSION if a passing gate exists for its exact content against
-    what ENV serves now. Exit 0 pinned, 1 refused (it says which gate to run), 2 error."""
+    what ENV serves now. Exit 0 pinned, 1 refused (it says which gate to run), 2 error (a
+    file edited after it was published, say, named with what to do)."""
+    if not force:  # an incident's forced pin takes the published content as it is
+        project.references.resolve(name, version)  # the file must hold what was published
     try:
         done = promote(project.registry, name, version, env=env, reason=reason, force=force)
     except PromotionRefusedError as exc:

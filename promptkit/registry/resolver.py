@@ -27,13 +27,14 @@ from promptkit.errors import (
 )
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.records import Pin, check_env
+from promptkit.registry.references import FileDiffersError
 from promptkit.registry.sources import ModelConfigs
 from promptkit.registry.store import Registry
 from promptkit.registry.versions import load_verified
 from promptkit.templates.library import PromptLibrary
 from promptkit.templates.model import NAME_PATTERN
 from promptkit.templates.prompt import Prompt
-from promptkit.templates.versions import is_version, parse_ref
+from promptkit.templates.versions import LATEST, is_version, parse_ref, sort_versions
 
 __all__ = [
     "DEFAULT_TTL_S",
@@ -110,7 +111,8 @@ class Resolver:
 
     def get(self, name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
         """`get("sentiment", env="production")`, `get("sentiment", version="1.2.0")`, or a
-        reference: `get("sentiment@production")`, `get("sentiment@1.2.0")`."""
+        reference: `get("sentiment@production")`, `get("sentiment@1.2.0")`, `get("sentiment")`
+        (the latest version: the project's newest file, else the newest published)."""
         key = self._keys.get((name, env, version))
         if key is not None:
             entry = self._entries[key]
@@ -119,7 +121,7 @@ class Resolver:
         return self._resolve((name, env, version))
 
     def _resolve(self, raw: tuple[str, str | None, str | None]) -> Resolved:
-        key = self._keys.get(raw) or _canonical(*raw)
+        key = self._keys.get(raw) or _canonical(*self._latest(*raw))
         known = self._entries.get(key)
         if not self._lock.acquire(blocking=known is None):
             return known  # type: ignore[return-value]  # another thread is refreshing
@@ -132,6 +134,19 @@ class Resolver:
             return entry
         finally:
             self._lock.release()
+
+    def _latest(self, name: str, env: str | None, version: str | None
+                ) -> tuple[str, str | None, str | None]:
+        """`NAME` and `NAME@latest` name the latest version, as in every command."""
+        bare, part = parse_ref(name) if "@" in name else (name, None)
+        if env is not None or version not in (None, LATEST) or part not in (None, LATEST):
+            return name, env, version
+        if self.library is not None and self.library.versions(bare):
+            return bare, None, self.library.versions(bare)[-1]
+        published = self.registry.versions(bare)
+        if not published:
+            raise NotPublishedError(f"{bare} has no version in {self.registry.url}")
+        return bare, None, sort_versions([p.version for p in published])[-1]
 
     # -- change detection ---------------------------------------------------------------
 
@@ -208,14 +223,25 @@ class Resolver:
 
     def _published(self, name: str, version: str, content_hash: str, source: str | None = None
                    ) -> Prompt:
-        """A published version by hash: from memory, else from the registry, verified."""
+        """A published version by hash: from memory, else from the registry, verified (and,
+        with the project's files at hand, its file must hold the same content)."""
         prompt = self._prompts.get(content_hash)
         if prompt is None:
             if source is None:
                 source = self.registry.version(name, version).source
             prompt = load_verified(name, version, source, content_hash)
+            self._check_file(prompt)
             self._prompts[content_hash] = prompt
         return prompt
+
+    def _check_file(self, published: Prompt) -> None:
+        if self.library is None:
+            return
+        path = self.library.path(published.name, published.version)
+        if path.is_file():
+            local = self.library.load(published.name, published.version)
+            if local.content_hash != published.content_hash:
+                raise FileDiffersError(local, published.content_hash)
 
     def _fallback(self, key: Key, error: RegistryUnavailableError) -> Resolved:
         name, env, version = key

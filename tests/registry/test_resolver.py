@@ -231,7 +231,8 @@ def test_unpinned_and_malformed_requests_fail_clearly(sqlite_url: str, library: 
         resolver.get("sentiment", env="production")
     with pytest.raises(NotPublishedError, match=r"sentiment@9\.0\.0 is not published"):
         resolver.get("sentiment", version="9.0.0")
-    for args, kwargs in [(("sentiment",), {}), (("sentiment@prod",), {"env": "prod"}),
+    assert resolver.get("sentiment").version == "1.2.0"  # NAME: the newest published
+    for args, kwargs in [(("sentiment@prod",), {"env": "prod"}),
                          (("../etc",), {"env": "prod"}), (("sentiment",), {"env": "a/b"})]:
         with pytest.raises(UsageError):
             resolver.get(*args, **kwargs)
