@@ -17,6 +17,7 @@ __all__ = [
     "ACTIONS",
     "Action",
     "ConfigChange",
+    "GitInfo",
     "LedgerEntry",
     "Pin",
     "PublishOutcome",
@@ -28,6 +29,14 @@ __all__ = [
 ]
 
 Action = Literal["pin", "rollback", "promote", "force"]
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    """The commit that holds a prompt file exactly as published, and its author."""
+
+    commit: str | None = None
+    author: str | None = None
 ACTIONS: tuple[str, ...] = ("pin", "rollback", "promote", "force")
 
 PublishStatus = Literal["published", "present", "refused"]

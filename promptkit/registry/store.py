@@ -18,6 +18,7 @@ from promptkit.registry.engine import create_registry_engine, redact, unavailabl
 from promptkit.registry.migrations import migrate
 from promptkit.registry.records import (
     ConfigChange,
+    GitInfo,
     LedgerEntry,
     Pin,
     PublishedVersion,
@@ -27,7 +28,6 @@ from promptkit.registry.records import (
 )
 from promptkit.templates.library import PromptLibrary
 from promptkit.templates.prompt import Prompt
-from promptkit.templates.provenance import find_repo
 
 __all__ = ["Registry"]
 
@@ -83,8 +83,7 @@ class Registry:
 
     def publish(self, prompt: Prompt, *, actor: str | None = None) -> PublishOutcome:
         """Store one version (idempotent). ImmutableVersionError if stored content differs."""
-        repo = find_repo(prompt.path.parent) if prompt.path is not None else None
-        provenance = stored.git_info(repo, prompt.path, prompt.source)
+        provenance = _provenance(prompt)
         who = actor or default_actor()
         return self._run(lambda e: stored.publish(e, prompt, actor=who, provenance=provenance))
 
@@ -190,3 +189,15 @@ class Registry:
         with self._reading() as conn:
             return configs.read_config_history(conn, name)
 
+
+def _provenance(prompt: Prompt) -> GitInfo:
+    """The commit that holds the file as published (git is imported here, on publishing
+    only: the serving path never loads it, and a host without a `git` binary still
+    publishes, without provenance)."""
+    try:
+        from promptkit.templates.provenance import find_repo, published_commit
+    except ImportError:
+        return GitInfo()
+    repo = find_repo(prompt.path.parent) if prompt.path is not None else None
+    intro = published_commit(repo, prompt.path, prompt.source)
+    return GitInfo(intro.commit, f"{intro.author} <{intro.email}>") if intro else GitInfo()

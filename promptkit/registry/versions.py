@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import git
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
@@ -17,42 +14,17 @@ from promptkit.errors import (
     IntegrityError,
     NotPublishedError,
     PromptError,
-    UsageError,
 )
 from promptkit.registry.engine import write_transaction
-from promptkit.registry.records import PublishedVersion, PublishOutcome
+from promptkit.registry.records import GitInfo, PublishedVersion, PublishOutcome
 from promptkit.registry.schema import prompts, versions
 from promptkit.templates.parse import parse_prompt
 from promptkit.templates.prompt import Prompt
-from promptkit.templates.provenance import introductions, read_at
 from promptkit.templates.versions import sort_versions
 
-__all__ = ["GitInfo", "git_info", "load_verified", "publish", "read_version", "read_versions"]
+__all__ = ["load_verified", "publish", "read_version", "read_versions"]
 
 _RACE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class GitInfo:
-    """The commit that holds a prompt file exactly as published, and its author."""
-
-    commit: str | None = None
-    author: str | None = None
-
-
-def git_info(repo: git.Repo | None, path: Path | None, source: str) -> GitInfo:
-    """Provenance of a file: the commit that introduced it, when HEAD holds this content."""
-    if repo is None or path is None:
-        return GitInfo()
-    try:
-        if read_at(repo, "HEAD", path) != source:
-            return GitInfo()  # uncommitted or edited since: no commit holds this content
-    except (UsageError, git.GitError, ValueError):  # e.g. an empty repository has no HEAD
-        return GitInfo()
-    intro = introductions(repo, path)
-    if intro is None:
-        return GitInfo()
-    return GitInfo(intro.commit, f"{intro.author} <{intro.email}>")
 
 
 def publish(engine: Engine, prompt: Prompt, *, actor: str, provenance: GitInfo) -> PublishOutcome:

@@ -10,7 +10,6 @@ from typing import Literal
 from promptkit.errors import PromptError, TemplateSecurityError, TemplateSyntaxError
 from promptkit.templates.library import PromptLibrary
 from promptkit.templates.prompt import HISTORY, Prompt
-from promptkit.templates.provenance import find_repo, read_at
 from promptkit.templates.render import ENVIRONMENT, used_variables
 from promptkit.templates.versions import is_version
 
@@ -114,6 +113,8 @@ def _temperature(prompt: Prompt) -> list[Finding]:
 
 
 def _edited_since(library: PromptLibrary, base: str) -> list[Finding]:
+    from promptkit.templates.provenance import find_repo, read_at  # git: only for --base
+
     repo = find_repo(library.root)
     if repo is None:
         return [Finding(str(library.root), 1, "PK007",

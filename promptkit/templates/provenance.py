@@ -9,7 +9,9 @@ import git
 
 from promptkit.errors import UsageError
 
-__all__ = ["Introduction", "added_since", "find_repo", "introductions", "read_at"]
+__all__ = [
+    "Introduction", "added_since", "find_repo", "introductions", "published_commit", "read_at",
+]
 
 
 @dataclass(frozen=True)
@@ -70,3 +72,17 @@ def _commit(repo: git.Repo, ref: str) -> git.Commit:
         return repo.commit(ref)
     except (git.BadName, ValueError) as exc:
         raise UsageError(f"git does not know the revision {ref!r}") from exc
+
+
+def published_commit(repo: git.Repo | None, path: Path | None, source: str
+                     ) -> Introduction | None:
+    """The commit that introduced a file, when HEAD holds exactly `source` (None: no repo,
+    uncommitted, or edited since: no commit holds this content)."""
+    if repo is None or path is None:
+        return None
+    try:
+        if read_at(repo, "HEAD", path) != source:
+            return None
+    except (UsageError, git.GitError, ValueError):  # e.g. an empty repository has no HEAD
+        return None
+    return introductions(repo, path)
