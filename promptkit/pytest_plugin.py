@@ -248,14 +248,19 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """After -k/-m deselection: start the calls of every selected eval item at once, unless
-    this is a pytest-xdist worker (which starts those it is handed, see below) or nothing
-    will run (--collect-only must not call, let alone pay for, a model)."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """When the items are about to run (after -k/-m deselection, and only if collection
+    went through): start the calls of every selected eval item at once. Not in a
+    pytest-xdist worker (which starts those it is handed, see below), and never when
+    nothing will run: --collect-only, a collection error that interrupts the session, or
+    Ctrl-C during collection must not call, let alone pay for, a model."""
+    config = session.config
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
-    evals = [i.eval_item for i in items if isinstance(i, SuiteItem)]
+    if session.testsfailed and not config.option.continue_on_collection_errors:
+        return  # pytest interrupts the session right after this hook
+    evals = [i.eval_item for i in session.items if isinstance(i, SuiteItem)]
     if evals:
         _session(config).start(evals)
 
