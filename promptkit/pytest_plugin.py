@@ -8,6 +8,7 @@ reports items one by one), recordings flushed and unused ones reported at the en
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,10 +108,26 @@ def _concurrency_share(config: pytest.Config) -> int:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    evals_path = parent.config.stash[SETTINGS].evals_path
-    if file_path.suffix in (".yaml", ".yml") and file_path.parent == evals_path:
+    settings = parent.config.stash[SETTINGS]
+    if (file_path.suffix in (".yaml", ".yml") and file_path.parent == settings.evals_path
+            and _is_suite(file_path)):
         return SuiteFile.from_parent(parent, path=file_path)
     return None
+
+
+def _is_suite(path: Path) -> bool:
+    """A promptkit suite, not some other tool's YAML that happens to sit in `evals/` (a
+    promptfoo config has `prompts:` and `tests:`): a top-level `prompt:` key. A suite with
+    a mistake in it (an unknown prompt, a bad key) still collects, and fails with its file
+    and line."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+    except OSError:
+        return False
+    return _PROMPT_KEY.search(head) is not None
+
+
+_PROMPT_KEY = re.compile(r"^prompt:", re.M)
 
 
 class SuiteFile(pytest.File):

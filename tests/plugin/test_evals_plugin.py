@@ -360,3 +360,14 @@ def test_a_suite_names_the_model_config_its_recordings_come_from(
                                          "-k", "love")
     overridden.assert_outcomes(passed=1, deselected=2)
     assert server.requests[-1].body["model"] == "fake-model"
+
+
+def test_another_tools_yaml_in_evals_is_not_collected(evals_project: pytest.Pytester) -> None:
+    """A promptfoo config beside the suites is none of promptkit's business."""
+    (evals_project.path / "evals" / "promptfooconfig.yaml").write_text(
+        "prompts:\n  - 'Say {{text}}'\nproviders: [openai:gpt-4o-mini]\n"
+        "tests:\n  - vars: {text: hi}\n")
+    result = evals_project.runpytest("evals", "--prompt-version=1.0.0", "--collect-only", "-q")
+    assert result.ret == 0
+    assert [line for line in result.outlines if "promptfoo" in line] == []
+    assert sum("::" in line for line in result.outlines) == 3
