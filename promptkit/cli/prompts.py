@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ import click
 from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.vars import collect_variables
 from promptkit.errors import UsageError
+from promptkit.templates.model import NAME_PATTERN
 from promptkit.templates.provenance import find_repo, introductions
 from promptkit.templates.versions import next_version
 
@@ -87,8 +89,17 @@ def diff_command(project: Project, name: str, old: str, new: str) -> None:
               help="The new version (default: the latest version, bumped).")
 @pass_project
 def new_command(project: Project, name: str, source: str | None, bump: str, target: str | None):
-    """Copy a version into a new version file, ready to edit."""
+    """Copy a version into a new version file, ready to edit; for a prompt with no version
+    yet, write its first one (1.0.0, or --version) from a template."""
     library = project.library
+    if not library.versions(name) and source is None:
+        path = library.path(name, target or FIRST_VERSION)
+        _check_name(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(FIRST_PROMPT.format(name=name, version=target or FIRST_VERSION),
+                        encoding="utf-8")
+        click.echo(f"created {path} (a first version: edit it, then `promptkit lint`)")
+        return
     prompt = library.load(name, source)
     target = target or next_version(library.resolve_version(name), bump)
     path = library.path(name, target)
@@ -96,6 +107,30 @@ def new_command(project: Project, name: str, source: str | None, bump: str, targ
         raise UsageError(f"{path} already exists: versions are immutable")
     path.write_text(_with_version(prompt.source, prompt.version, target), encoding="utf-8")
     click.echo(f"created {path} (from {prompt.ref})")
+
+
+FIRST_VERSION = "1.0.0"
+FIRST_PROMPT = """\
+---
+name: {name}
+version: {version}
+description: What this prompt does, in one line.
+model: default                # a model config name: `promptkit config list`
+inputs:
+  text: string
+---
+system:
+You are a helpful assistant.
+
+user:
+{{{{ text }}}}
+"""
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise UsageError(f"{name!r} is not a prompt name: use lowercase letters, digits, '.', '-' "
+                         f"and '_', starting with a letter or digit")
 
 
 def _with_version(source: str, old: str, new: str) -> str:
