@@ -24,7 +24,7 @@ from openai.types.chat import ChatCompletion
 
 from promptkit.core import AsyncClient, OutputSpec
 from promptkit.core.calllog import CallLog
-from promptkit.registry.calllog import DatabaseSink
+from promptkit.registry.calllog_sink import DatabaseSink
 
 BLOCK = 50
 

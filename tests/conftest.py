@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 # matching. The plugin imports the eval stack only when a run has eval items, so it is
 # imported here once, before any pytester run.
 from promptkit.evals import gate_run, reports, session  # noqa: F401
+from promptkit.testing import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,6 +35,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    """A fake OpenAI-compatible server on 127.0.0.1 for one test."""
+    with FakeOpenAIServer() as started:
+        yield started
 
 
 @pytest.fixture

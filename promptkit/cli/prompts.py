@@ -12,7 +12,7 @@ import click
 from promptkit.cli.app import Project, cli, pass_project
 from promptkit.cli.vars import collect_variables
 from promptkit.errors import UsageError
-from promptkit.templates.model import NAME_PATTERN
+from promptkit.templates.front_matter import NAME_PATTERN
 from promptkit.templates.provenance import find_repo, introductions
 from promptkit.templates.versions import next_version
 

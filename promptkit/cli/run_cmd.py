@@ -15,7 +15,7 @@ from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
 from promptkit.core import CallResult, Client, Restart, StreamEnd, StreamEvent, TextDelta
 from promptkit.registry import model_configs
-from promptkit.registry.calllog import project_call_log
+from promptkit.registry.calllog_sink import project_call_log
 from promptkit.templates import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref
 

@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from promptkit.core.hooks import AttemptContext, AttemptOutcome, CallRecord
-from promptkit.core.prices import TokenUsage, price_call, worst_case_cost
+from promptkit.core.prices import price_call, worst_case_cost
+from promptkit.core.results import Usage
 from promptkit.core.tokens import count_message_tokens, count_tokens
 from promptkit.errors import BudgetExceededError, ConfigError, UsageError
 
@@ -79,12 +80,6 @@ class Budget:
     @property
     def reserved_usd(self) -> float:
         return self._reserved
-
-    @property
-    def remaining_usd(self) -> float:
-        """What is left once settled spending and in-flight reservations are counted."""
-        with self._lock:
-            return max(self.limit_usd - self._spent - self._reserved, 0.0)
 
     def reserve(self, amount_usd: float) -> Reservation:
         """Hold `amount_usd`, or raise `BudgetExceededError` if it might not fit."""
@@ -250,7 +245,7 @@ class CostBreaker:
     def _check_price(self, context: AttemptContext) -> None:
         if self._unknown_price == "allow":
             return
-        if not price_call(context.config, TokenUsage(1, 1)).known:
+        if not price_call(context.config, Usage(1, 1)).known:
             raise ConfigError(
                 f"model config {context.config.name!r}: the price of {context.config.model!r} "
                 "is unknown, so no budget can bound it; set price_in and price_out "
@@ -262,6 +257,6 @@ def attempt_cost(context: AttemptContext, outcome: AttemptOutcome, estimate: flo
     """What an attempt cost: its reported usage priced, plus its estimate for each response
     that may have been billed without saying how much."""
     usage = outcome.usage
-    tokens = TokenUsage(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
+    tokens = Usage(usage.input_tokens, usage.output_tokens, usage.cached_tokens)
     return price_call(context.config, tokens).usd + outcome.unreported * estimate
 

@@ -34,8 +34,8 @@ from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
 from promptkit.core.hooks import AttemptContext, CallRecord
-from promptkit.core.prices import TokenUsage, price_call
-from promptkit.core.results import Attempt
+from promptkit.core.prices import price_call
+from promptkit.core.results import Attempt, Usage
 from promptkit.redact import REDACTED, Scrubber
 
 __all__ = [
@@ -100,7 +100,7 @@ class CallLogEntry:
         usage = record.usage
         result = record.result
         cost = (None if result is not None or config is None  # a result is priced already
-                else price_call(config, TokenUsage(*_tokens(usage))))
+                else price_call(config, Usage(*_tokens(usage))))
         requested = record.requested.get("temperature")
         return cls(
             id=record.call_id or uuid.uuid4().hex,

@@ -37,8 +37,8 @@ from typing import Any
 import httpx2
 import openai
 
+from promptkit.core.attempts import AttemptLoop, CallSpec
 from promptkit.core.breaker import CircuitBreaker
-from promptkit.core.engine import CallSpec, Engine
 from promptkit.core.hooks import CallHooks
 from promptkit.core.loop_thread import LoopThread
 from promptkit.core.prompt_call import PromptLike, prompt_options
@@ -162,7 +162,7 @@ class AsyncClient:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
             weakref.WeakKeyDictionary()
         )
-        self.engine = Engine(
+        self.attempts = AttemptLoop(
             sdk_for=self._sdk_for,
             endpoint_of=endpoint_key,
             retry=retry or RetryPolicy(),
@@ -172,7 +172,7 @@ class AsyncClient:
 
     @property
     def breaker(self) -> CircuitBreaker:
-        return self.engine.breaker
+        return self.attempts.breaker
 
     def config(self, ref: str | ModelConfig) -> ModelConfig:
         """The model config a name resolves to (raises ConfigError when unknown)."""
@@ -208,7 +208,7 @@ class AsyncClient:
             metadata=metadata,
             extra=extra,
         )
-        return await self.engine.run(spec)
+        return await self.attempts.run(spec)
 
     def stream(
         self,
@@ -256,8 +256,8 @@ class AsyncClient:
 
     def stream_spec(self, spec: CallSpec) -> AsyncGenerator[StreamEvent, None]:
         """Stream a call already checked by `spec` (used by both clients)."""
-        engine = self.engine
-        return stream_events(lambda emit: engine.run(replace(spec, on_event=emit)))
+        attempts = self.attempts
+        return stream_events(lambda emit: attempts.run(replace(spec, on_event=emit)))
 
     def spec(
         self,
@@ -388,7 +388,7 @@ class Client:
             metadata=metadata,
             extra=extra,
         )
-        return self._loop.run(self._async.engine.run(spec))
+        return self._loop.run(self._async.attempts.run(spec))
 
     def stream(
         self,

@@ -18,13 +18,13 @@ from typing import Any, Literal
 import genai_prices
 from genai_prices.types import PriceCalculation, calc_unit_price
 
+from promptkit.core.results import Usage
 from promptkit.core.types import ModelConfig
 from promptkit.errors import ConfigError
 
 __all__ = [
     "Cost",
     "CostSource",
-    "TokenUsage",
     "catalog_context_window",
     "price_call",
     "read_usage",
@@ -33,15 +33,6 @@ __all__ = [
 
 CostSource = Literal["config", "genai-prices", "unknown"]
 _PER_MTOK = 1_000_000
-
-
-@dataclass(frozen=True)
-class TokenUsage:
-    """The tokens one call was billed for; `cached_tokens` are part of `input_tokens`."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,17 +55,17 @@ class Cost:
         return self.source != "unknown"
 
 
-def read_usage(usage: Any) -> TokenUsage:
+def read_usage(usage: Any) -> Usage:
     """Token counts from the usage an API reported (Chat Completions or Responses shape).
 
-    Accepts the SDK's usage objects, their dict form, or a `TokenUsage`.
+    Accepts the SDK's usage objects, their dict form, or a `Usage`.
     """
-    if isinstance(usage, TokenUsage) or usage is None:
-        return usage or TokenUsage()
+    if isinstance(usage, Usage) or usage is None:
+        return usage or Usage()
     input_tokens = _int(_get(usage, "prompt_tokens", "input_tokens"))
     details = _get(usage, "prompt_tokens_details", "input_tokens_details")
     cached = _int(_get(details, "cached_tokens")) if details is not None else 0
-    return TokenUsage(
+    return Usage(
         input_tokens=input_tokens,
         output_tokens=_int(_get(usage, "completion_tokens", "output_tokens")),
         cached_tokens=min(cached, input_tokens),
@@ -108,7 +99,7 @@ def worst_case_cost(config: ModelConfig, input_tokens: int, max_tokens: int | No
                 f"for {config.model!r}; set max_tokens or context_window"
             )
         output_tokens = max(window - input_tokens, 0)
-    return price_call(config, TokenUsage(input_tokens, output_tokens)).usd
+    return price_call(config, Usage(input_tokens, output_tokens)).usd
 
 
 def catalog_context_window(model: str, base_url: str | None = None) -> int | None:
@@ -126,10 +117,10 @@ def _priced_as(model: str, base_url: str | None) -> str | None:
 @lru_cache(maxsize=256)
 def _catalog_entry(model: str, base_url: str | None) -> PriceCalculation | None:
     """The table's entry for `model` (looked up once): what does not depend on usage."""
-    return _lookup(model, base_url, TokenUsage())
+    return _lookup(model, base_url, Usage())
 
 
-def _table_cost(config: ModelConfig, tokens: TokenUsage) -> Cost | None:
+def _table_cost(config: ModelConfig, tokens: Usage) -> Cost | None:
     found = _lookup(config.model, config.base_url, tokens)
     if found is None:
         return None
@@ -145,7 +136,7 @@ def _table_cost(config: ModelConfig, tokens: TokenUsage) -> Cost | None:
     )
 
 
-def _config_cost(config: ModelConfig, tokens: TokenUsage, table: Cost | None) -> Cost:
+def _config_cost(config: ModelConfig, tokens: Usage, table: Cost | None) -> Cost:
     """Config rates where set; the table (or 0) for a rate the config leaves out."""
     uncached = tokens.input_tokens - tokens.cached_tokens
     if config.price_in is not None:
@@ -167,7 +158,7 @@ def _config_cost(config: ModelConfig, tokens: TokenUsage, table: Cost | None) ->
     )
 
 
-def _lookup(model: str, base_url: str | None, tokens: TokenUsage) -> PriceCalculation | None:
+def _lookup(model: str, base_url: str | None, tokens: Usage) -> PriceCalculation | None:
     usage = genai_prices.Usage(
         input_tokens=tokens.input_tokens,
         cache_read_tokens=tokens.cached_tokens,

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
-from promptkit.evals.paths import MISSING, lookup
+from promptkit.evals.json_path import MISSING, lookup
 
 __all__ = [
     "ASSERTIONS",

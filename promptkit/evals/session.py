@@ -30,7 +30,7 @@ from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
 from promptkit.registry import Registry, model_configs
-from promptkit.registry.calllog import project_call_log
+from promptkit.registry.calllog_sink import project_call_log
 from promptkit.registry.references import References
 from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
 from promptkit.templates import Prompt, PromptLibrary

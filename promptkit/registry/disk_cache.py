@@ -11,7 +11,7 @@ from typing import Any
 
 from promptkit.errors import IntegrityError
 from promptkit.files import write_atomically
-from promptkit.registry.versions import load_verified
+from promptkit.registry.published import load_verified
 from promptkit.templates.prompt import Prompt
 
 __all__ = ["CachedPrompt", "DiskCache"]

@@ -12,14 +12,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from promptkit.errors import NotPublishedError, PinMovedError, UsageError
 from promptkit.registry.engine import inserted_id, write_transaction
+from promptkit.registry.published import read_version
 from promptkit.registry.records import ACTIONS, LedgerEntry, Pin, check_env
 from promptkit.registry.schema import ledger, pins, prompts
-from promptkit.registry.versions import read_version
 
 __all__ = [
     "move",
     "previous_pin",
-    "promote",
     "read_history",
     "read_pin",
     "read_pins",
@@ -61,19 +60,6 @@ def rollback(
                 f"{name} in {env} has no earlier pin to roll back to: give --to VERSION"
             )
         return _move(conn, name, env, target, reason, actor, "rollback")
-
-
-def promote(
-    engine: Engine, name: str, *, source_env: str, env: str, reason: str, actor: str,
-) -> LedgerEntry:
-    """Pin `env` to whatever `source_env` serves now."""
-    _check(env, reason, "promote")
-    with write_transaction(engine) as conn:
-        _lock(conn, name)
-        source = _current(conn, name, check_env(source_env))
-        if source is None:
-            raise NotPublishedError(f"{name} has no pin in {source_env}: nothing to promote")
-        return _move(conn, name, env, source.version, reason, actor, "promote")
 
 
 def _check(env: str, reason: str, action: str) -> None:

@@ -21,8 +21,8 @@ from promptkit.errors import (
     RegistryUnavailableError,
     UsageError,
 )
+from promptkit.registry.published import load_verified
 from promptkit.registry.store import Registry
-from promptkit.registry.versions import load_verified
 from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.versions import LATEST, is_version, parse_ref
 

@@ -26,13 +26,13 @@ from promptkit.errors import (
     UsageError,
 )
 from promptkit.registry.disk_cache import DiskCache
+from promptkit.registry.published import load_verified
 from promptkit.registry.records import Pin, check_env
 from promptkit.registry.references import FileDiffersError
 from promptkit.registry.sources import ModelConfigs
 from promptkit.registry.store import Registry
-from promptkit.registry.versions import load_verified
+from promptkit.templates.front_matter import NAME_PATTERN
 from promptkit.templates.library import PromptLibrary
-from promptkit.templates.model import NAME_PATTERN
 from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref, sort_versions
 

@@ -13,7 +13,7 @@ from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
 from promptkit.errors import ImmutableVersionError, PromptError
 from promptkit.registry import configs, pins
-from promptkit.registry import versions as stored
+from promptkit.registry import published as stored
 from promptkit.registry.engine import create_registry_engine, redact, unavailable_as_error
 from promptkit.registry.migrations import migrate
 from promptkit.registry.records import (
@@ -143,14 +143,6 @@ class Registry:
         who = actor or default_actor()
         return self._run(lambda e: pins.rollback(
             e, name, env=env, reason=reason, actor=who, to=to))
-
-    def promote(
-        self, name: str, *, source_env: str, env: str, reason: str, actor: str | None = None,
-    ) -> LedgerEntry:
-        """Pin `env` to the version `source_env` serves now."""
-        who = actor or default_actor()
-        return self._run(lambda e: pins.promote(
-            e, name, source_env=source_env, env=env, reason=reason, actor=who))
 
     def current(self, name: str, env: str) -> Pin | None:
         with self._reading() as conn:

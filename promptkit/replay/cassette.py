@@ -108,11 +108,6 @@ class Cassette:
     def dirty(self) -> bool:
         return bool(self._recorded)
 
-    def unused_keys(self) -> list[str]:
-        """Keys recorded in the file that this session never replayed nor recorded."""
-        with self._lock:
-            return sorted(set(self.entries) - self.used)
-
     def flush(self, *, prune: bool = False) -> None:
         """Write new recordings; with `prune`, keep only the entries used in this session."""
         with self._lock:

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ValidationError
 from promptkit.core.types import ModelConfig, OutputSpec, ToolSpec
 from promptkit.errors import PromptFormatError
 from promptkit.hashing import content_hash
+from promptkit.templates.front_matter import PromptMeta
 from promptkit.templates.inputs import schema_problem, variable_schema
-from promptkit.templates.model import PromptMeta
 from promptkit.templates.prompt import HISTORY, ROLES, Prompt, Section
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 

@@ -11,8 +11,8 @@ import jinja2
 
 from promptkit.core.types import Message
 from promptkit.errors import InputValidationError
+from promptkit.templates.front_matter import PromptMeta
 from promptkit.templates.inputs import apply_defaults, compile_inputs, input_errors
-from promptkit.templates.model import PromptMeta
 from promptkit.templates.render import Where, compile_section, render_template
 
 __all__ = ["HISTORY", "ROLES", "Prompt", "Section"]

@@ -3,25 +3,15 @@ from tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from promptkit.core import ModelConfig, RetryPolicy
+from promptkit.core import ModelConfig
 from promptkit.testing import FakeOpenAIServer
+from tests.support import fast_retries, server_config
 
-FAST = RetryPolicy(max_attempts=5, backoff_base_s=0.01, backoff_cap_s=0.05)
+FAST = fast_retries(5)
 ASK = [{"role": "user", "content": "Say something."}]
 
 
-@pytest.fixture
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as started:
-        yield started
-
-
 def config_for(server: FakeOpenAIServer, name: str = "main", **fields: Any) -> ModelConfig:
-    values: dict[str, Any] = {"name": name, "model": "gpt-4o-mini", "base_url": server.base_url,
-                              "api_key_env": "", "max_retries": 0, **fields}  # fmt: skip
-    return ModelConfig.model_validate(values)
+    return server_config(server, name, **{"model": "gpt-4o-mini", **fields})

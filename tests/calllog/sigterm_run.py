@@ -10,7 +10,7 @@ import asyncio
 import sys
 
 from promptkit.core import AsyncClient, CallLog, ModelConfig
-from promptkit.registry.calllog import DatabaseSink
+from promptkit.registry.calllog_sink import DatabaseSink
 
 
 async def main(base_url: str, db_url: str, calls: int) -> None:

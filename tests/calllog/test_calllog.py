@@ -26,7 +26,7 @@ from promptkit.core import (
 )
 from promptkit.core.calllog import REDACTED, redact_patterns
 from promptkit.errors import ModelAPIError
-from promptkit.registry.calllog import DatabaseSink, call_stats, read_calls
+from promptkit.registry.calllog_sink import DatabaseSink, call_stats, read_calls
 from promptkit.testing import FakeOpenAIServer, Reply
 
 from .conftest import ASK, FAST, config_for

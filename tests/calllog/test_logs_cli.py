@@ -15,7 +15,7 @@ from promptkit.cli.logs_cmd import parse_since
 from promptkit.core import CallLogEntry, CallRecord, Usage
 from promptkit.core.types import ModelConfig
 from promptkit.errors import ModelAPIError, UsageError
-from promptkit.registry.calllog import DatabaseSink
+from promptkit.registry.calllog_sink import DatabaseSink
 
 CONFIG = ModelConfig(name="main", model="gpt-4o-mini", price_in=1.0, price_out=2.0)
 

@@ -239,7 +239,7 @@ def test_a_budget_stops_calls_before_it_is_exceeded(evals_project: pytest.Pytest
     assert outcomes.get("failed", 0) >= 1 and outcomes.get("passed", 0) >= 1
     result.stdout.fnmatch_lines(["*BudgetExceededError*"])
     from promptkit.registry import Registry
-    from promptkit.registry.calllog import read_calls
+    from promptkit.registry.calllog_sink import read_calls
 
     calls = read_calls(Registry(f"sqlite:///{evals_project.path}/.promptkit/promptkit.db").engine)
     assert 0 < calls["cost_usd"].sum() <= 0.001

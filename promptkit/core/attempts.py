@@ -64,7 +64,7 @@ from promptkit.errors import (
     TruncatedOutputError,
 )
 
-__all__ = ["CallSpec", "Engine"]
+__all__ = ["AttemptLoop", "CallSpec"]
 
 _CHAT_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
 """What the SDK's own `chat.completions.create` asks of a request: the API key as bearer."""
@@ -147,7 +147,7 @@ class _ConfigRun:
     reasks: int = 0
 
 
-class Engine:
+class AttemptLoop:
     """Runs calls; holds what outlives one call (SDK clients, breaker, hooks)."""
 
     def __init__(

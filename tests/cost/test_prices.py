@@ -15,12 +15,12 @@ from openai.types import CompletionUsage
 
 from promptkit.core.prices import (
     Cost,
-    TokenUsage,
     catalog_context_window,
     price_call,
     read_usage,
     worst_case_cost,
 )
+from promptkit.core.results import Usage
 from promptkit.core.types import ModelConfig
 from promptkit.errors import ConfigError
 
@@ -64,7 +64,7 @@ def test_a_model_without_a_cache_price_bills_cached_tokens_as_input() -> None:
 
 
 def test_usage_shapes_from_chat_completions_responses_and_dicts_agree() -> None:
-    expected = TokenUsage(input_tokens=900, output_tokens=80, cached_tokens=300)
+    expected = Usage(input_tokens=900, output_tokens=80, cached_tokens=300)
     sdk = chat_usage(900, 80, cached=300)
     assert read_usage(sdk) == read_usage(sdk.model_dump()) == expected
     responses = {
@@ -74,9 +74,9 @@ def test_usage_shapes_from_chat_completions_responses_and_dicts_agree() -> None:
     }
     assert read_usage(responses) == expected
     assert read_usage(expected) is expected
-    assert read_usage(None) == read_usage({}) == TokenUsage()
+    assert read_usage(None) == read_usage({}) == Usage()
     no_details = CompletionUsage(prompt_tokens=5, completion_tokens=2, total_tokens=7)
-    assert read_usage(no_details) == TokenUsage(5, 2, 0)
+    assert read_usage(no_details) == Usage(5, 2, 0)
     assert (
         read_usage(
             {"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}}

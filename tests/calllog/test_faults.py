@@ -11,7 +11,7 @@ from pathlib import Path
 
 from promptkit.core import AsyncClient, CallLog, CircuitBreaker, JSONLSink
 from promptkit.errors import ModelCallError
-from promptkit.registry.calllog import DatabaseSink, read_calls
+from promptkit.registry.calllog_sink import DatabaseSink, read_calls
 from promptkit.testing import FakeOpenAIServer, Reply
 
 from .conftest import FAST, config_for

@@ -28,13 +28,12 @@ from promptkit.core import (
 )
 from promptkit.core.budget import ESTIMATE_MARGIN, attempt_worst_case
 from promptkit.core.calllog import CallLogEntry
-from promptkit.core.prices import TokenUsage, price_call
+from promptkit.core.prices import price_call
 from promptkit.core.tokens import count_message_tokens
 from promptkit.errors import BudgetExceededError, ConfigError
-from promptkit.registry.calllog import DatabaseSink, read_calls
+from promptkit.registry.calllog_sink import DatabaseSink, read_calls
 from promptkit.testing import FakeOpenAIServer, Reply
-
-from .conftest import FAST, MODEL, billed, config_for
+from tests.streaming.conftest import FAST, MODEL, billed, config_for
 
 LIMIT = 0.001
 PRICED = {"price_in": 0.5, "price_out": 2.0, "max_tokens": 20}  # USD per 1M tokens
@@ -175,7 +174,7 @@ def test_a_per_call_budget_stops_a_reask_loop(server: FakeOpenAIServer) -> None:
     assert error.estimate_usd is not None and error.limit_usd is not None
     assert error.spent_usd + error.estimate_usd > error.limit_usd >= error.spent_usd
     assert error.usage.output_tokens == 20 * sent
-    usage = TokenUsage(error.usage.input_tokens, error.usage.output_tokens)
+    usage = Usage(error.usage.input_tokens, error.usage.output_tokens)
     assert price_call(config, usage).usd == pytest.approx(error.spent_usd)
     assert breaker._calls == {}, "the call's budget is dropped when the call ends"
 
@@ -187,7 +186,7 @@ def test_a_response_without_usage_is_charged_its_worst_case(server: FakeOpenAISe
     run = Budget(1.0)
     with Client([config], hooks=[CostBreaker(run=run)], retry=FAST) as client:
         result = client.call(ask(1), config="main")
-    actual = price_call(config, TokenUsage(result.usage.input_tokens, result.usage.output_tokens))
+    actual = price_call(config, Usage(result.usage.input_tokens, result.usage.output_tokens))
     assert [a.error_type for a in result.attempts] == ["MalformedResponse", None]
     assert run.spent_usd == pytest.approx(worst_case(config, 1) + actual.usd)
 

@@ -1,0 +1,23 @@
+"""What many test folders share: a model config for the fake server and promptkit's retries
+shrunk to milliseconds. (Fixtures live in the folders' conftest.py; plain helpers here.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptkit.core import ModelConfig, RetryPolicy
+from promptkit.testing import FakeOpenAIServer
+
+
+def fast_retries(max_attempts: int = 3) -> RetryPolicy:
+    """promptkit's own backoff shrunk so that tests of its retries take milliseconds."""
+    return RetryPolicy(max_attempts=max_attempts, backoff_base_s=0.01, backoff_cap_s=0.05)
+
+
+def server_config(server: FakeOpenAIServer, name: str = "main", *, model: str | None = None,
+                  **fields: Any) -> ModelConfig:
+    """A config for the fake server: no key, the SDK's own retries off unless asked for."""
+    values: dict[str, Any] = {"name": name, "model": model or f"fake-{name}",
+                              "base_url": server.base_url, "api_key_env": "",
+                              "max_retries": 0, **fields}
+    return ModelConfig.model_validate(values)
