@@ -5,7 +5,7 @@
     resolved = promptkit.get("sentiment", env="production")   # the pinned version, cached
     messages = resolved.render(text="I love it")
     with promptkit.Client(promptkit.model_configs()) as client:
-        result = client.call(messages, config="default", output=resolved.prompt.meta.output)
+        result = client.call_prompt(resolved.prompt, {"text": "I love it"})
 
 Names are imported on first use, so `import promptkit` (and the pytest plugin) stays light.
 """
@@ -57,4 +57,5 @@ _HOMES = {
 }
 
 
-__getattr__ = lazy_attributes(__name__, _HOMES)
+if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
+    __getattr__ = lazy_attributes(__name__, _HOMES)

@@ -97,4 +97,5 @@ _HOMES = {
     "extract_json": "promptkit.core.structured",
 }
 
-__getattr__ = lazy_attributes(__name__, _HOMES)
+if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
+    __getattr__ = lazy_attributes(__name__, _HOMES)

@@ -58,4 +58,5 @@ _HOMES = {
     "stop": "promptkit.local.server",
 }
 
-__getattr__ = lazy_attributes(__name__, _HOMES)
+if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
+    __getattr__ = lazy_attributes(__name__, _HOMES)

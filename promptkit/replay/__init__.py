@@ -68,4 +68,5 @@ _HOMES = {
     "request_key": "promptkit.replay.keys",
 }
 
-__getattr__ = lazy_attributes(__name__, _HOMES)
+if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
+    __getattr__ = lazy_attributes(__name__, _HOMES)
