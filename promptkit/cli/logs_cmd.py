@@ -12,9 +12,9 @@ import click
 import pandas as pd
 
 from promptkit.cli.app import Project, cli, pass_project
+from promptkit.db.engine import create_registry_engine, redact, unavailable_as_error
 from promptkit.errors import UsageError
 from promptkit.registry.calllog_sink import call_stats, read_calls
-from promptkit.registry.engine import create_registry_engine, redact, unavailable_as_error
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from promptkit.db.engine import unavailable_as_error
 from promptkit.errors import UsageError
 from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare, evidence_from_rows
 from promptkit.evals.gate_store import store_verdict
@@ -28,7 +29,6 @@ from promptkit.evals.sequential import CaseEvidence, Design, Outcome, Sampler, d
 from promptkit.evals.session import EvalSession
 from promptkit.evals.store import RUNS, ResultStore
 from promptkit.evals.suite import Suite, load_suites
-from promptkit.registry.engine import unavailable_as_error
 from promptkit.replay import RecordMode
 from promptkit.templates import Prompt
 

@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from promptkit.db.engine import inserted_id, unavailable_as_error, write_transaction
+from promptkit.db.migrations import migration
+from promptkit.db.types import UTCDateTime
 from promptkit.errors import PromptkitError
 from promptkit.evals.gate import GateReport
 from promptkit.registry import Registry, default_actor
-from promptkit.registry.engine import inserted_id, unavailable_as_error, write_transaction
-from promptkit.registry.migrations import migration
-from promptkit.registry.schema import UTCDateTime
 
 __all__ = ["GATES", "GateRecord", "GateStore", "store_verdict"]
 

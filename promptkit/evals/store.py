@@ -17,12 +17,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from promptkit.db.engine import write_transaction
+from promptkit.db.migrations import migration
+from promptkit.db.types import UTCDateTime
 from promptkit.evals.results import CaseResult
 from promptkit.redact import Scrubber
 from promptkit.registry import Registry
-from promptkit.registry.engine import write_transaction
-from promptkit.registry.migrations import migration
-from promptkit.registry.schema import UTCDateTime
 
 __all__ = ["RESULTS", "RUNS", "ResultStore", "RunInfo"]
 

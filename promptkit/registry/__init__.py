@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptkit.registry.migrations import migrate, migration
+from promptkit.db.migrations import migrate, migration
 from promptkit.registry.records import (
     ConfigChange,
     LedgerEntry,

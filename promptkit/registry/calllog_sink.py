@@ -23,9 +23,9 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 
 from promptkit.core.calllog import CallLog, CallLogEntry
-from promptkit.registry.engine import create_registry_engine, redact, write_transaction
-from promptkit.registry.migrations import migrate, migration
-from promptkit.registry.schema import UTCDateTime
+from promptkit.db.engine import create_registry_engine, redact, write_transaction
+from promptkit.db.migrations import migrate, migration
+from promptkit.db.types import UTCDateTime
 from promptkit.registry.store import Registry
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from promptkit.core.types import ModelConfig
+from promptkit.db.engine import inserted_id, write_transaction
 from promptkit.errors import ConfigError, NotPublishedError
-from promptkit.registry.engine import inserted_id, write_transaction
 from promptkit.registry.records import ConfigChange, StoredConfig
 from promptkit.registry.schema import model_config_history, model_configs
 

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from promptkit.db.engine import inserted_id, write_transaction
 from promptkit.errors import NotPublishedError, PinMovedError, UsageError
-from promptkit.registry.engine import inserted_id, write_transaction
 from promptkit.registry.published import read_version
 from promptkit.registry.records import ACTIONS, LedgerEntry, Pin, check_env
 from promptkit.registry.schema import ledger, pins, prompts

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
+from promptkit.db.engine import write_transaction
 from promptkit.errors import (
     ImmutableVersionError,
     IntegrityError,
     NotPublishedError,
     PromptError,
 )
-from promptkit.registry.engine import write_transaction
 from promptkit.registry.records import GitInfo, PublishedVersion, PublishOutcome
 from promptkit.registry.schema import prompts, versions
 from promptkit.templates.parse import parse_prompt

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 
-from promptkit.registry.migrations import migration
+from promptkit.db.migrations import migration
+from promptkit.db.types import UTCDateTime
 
 __all__ = [
     "COMPONENT",
     "METADATA",
-    "UTCDateTime",
     "ledger",
     "model_config_history",
     "model_configs",
@@ -26,28 +23,6 @@ __all__ = [
 COMPONENT = "registry"
 
 NAME_LEN, VERSION_LEN, ENV_LEN, HASH_LEN, ACTOR_LEN = 200, 64, 100, 80, 200
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Stored as naive UTC (microseconds kept on MySQL too), read back timezone-aware."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(sa.DateTime())
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _long_text() -> sa.types.TypeEngine[str]:

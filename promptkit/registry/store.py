@@ -11,11 +11,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
+from promptkit.db.engine import create_registry_engine, redact, unavailable_as_error
+from promptkit.db.migrations import migrate
 from promptkit.errors import ImmutableVersionError, PromptError
 from promptkit.registry import configs, pins
 from promptkit.registry import published as stored
-from promptkit.registry.engine import create_registry_engine, redact, unavailable_as_error
-from promptkit.registry.migrations import migrate
 from promptkit.registry.records import (
     ConfigChange,
     GitInfo,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from promptkit.db.migrations import MIGRATIONS_TABLE, registered
 from promptkit.errors import NotPublishedError
 from promptkit.registry import Registry
-from promptkit.registry.migrations import MIGRATIONS_TABLE, registered
 from promptkit.registry.schema import ledger, versions
 from promptkit.templates.library import PromptLibrary
 

@@ -3,13 +3,15 @@ their own steps; a second open changes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-import promptkit.registry.migrations as migrate_module
+import promptkit.db.migrations as migrate_module
+from promptkit.db.migrations import MIGRATIONS_TABLE, registered
 from promptkit.registry import Registry, migrate, migration
-from promptkit.registry.migrations import MIGRATIONS_TABLE, registered
 from promptkit.registry.schema import METADATA
 
 
@@ -57,3 +59,23 @@ def test_another_component_registers_its_own_steps(
                                 ).all()
     assert sorted(recorded) == sorted((m.component, m.name) for m in registered())
     assert "model" in {c["name"] for c in sa.inspect(engine).get_columns("promptkit_calls")}
+
+
+def test_migrations_are_checked_once_per_engine_not_on_every_read(tmp_path: Path) -> None:
+    """The results and gate stores call migrate() before each read and write: after the
+    first check it must cost no statement at all."""
+    from sqlalchemy import event
+
+    from promptkit.evals.store import ResultStore
+
+    registry = Registry(f"sqlite:///{tmp_path / 'once.db'}")
+    registry.migrate()
+    statements: list[str] = []
+    event.listen(registry.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *rest: statements.append(sql))
+    for _ in range(5):
+        registry.migrate()
+    assert statements == []
+    ResultStore(registry).runs()  # a read through the store: its query only
+    assert not any("promptkit_migrations" in s for s in statements), statements
+    registry.close()

@@ -13,6 +13,7 @@ Steps must never change once released: a schema change is a new step.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from promptkit.db.engine import is_mysql, write_transaction
 from promptkit.errors import RegistryUnavailableError
-from promptkit.registry.engine import is_mysql, write_transaction
 
 __all__ = ["MIGRATIONS_TABLE", "Migration", "applied", "migrate", "migration", "registered"]
 
@@ -51,6 +52,8 @@ class Migration:
 
 
 _STEPS: dict[str, list[Migration]] = {}
+_CHECKED: weakref.WeakKeyDictionary[Engine, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
+"""Per engine, the steps known to be applied (so the check runs once per process)."""
 
 
 def migration(component: str) -> Callable[[MigrationStep], MigrationStep]:
@@ -94,10 +97,17 @@ def applied(conn: Connection) -> set[tuple[str, str]]:
 
 
 def migrate(engine: Engine, components: Iterable[str] | None = None) -> list[str]:
-    """Apply the pending steps; returns `component:name` of each step applied here."""
+    """Apply the pending steps; returns `component:name` of each step applied here. Checked
+    once per engine and set of steps in this process: a later call with nothing newly
+    registered costs no query."""
     steps = registered(components)
+    wanted = {(m.component, m.name) for m in steps}
+    known = _CHECKED.setdefault(engine, set())
+    if wanted <= known:
+        return []
     with engine.connect() as conn:
-        if all((m.component, m.name) in applied(conn) for m in steps):
+        if wanted <= applied(conn):
+            known |= wanted
             return []
     done: list[str] = []
     with _migration_lock(engine) as conn:
@@ -112,6 +122,7 @@ def migrate(engine: Engine, components: Iterable[str] | None = None) -> list[str
                 applied_at=datetime.now(UTC).replace(tzinfo=None),
             ))
             done.append(f"{step.component}:{step.name}")
+    known |= wanted
     return done
 
 
