@@ -39,23 +39,6 @@ __all__ = [
     "parse_prompt",
 ]
 
-_HOMES = {
-    "AsyncClient": "promptkit.core",
-    "CallResult": "promptkit.core",
-    "Client": "promptkit.core",
-    "ModelConfig": "promptkit.core",
-    "OutputSpec": "promptkit.core",
-    "Prompt": "promptkit.templates",
-    "PromptLibrary": "promptkit.templates",
-    "PromptkitError": "promptkit.errors",
-    "Registry": "promptkit.registry",
-    "Resolved": "promptkit.registry",
-    "Resolver": "promptkit.registry",
-    "get": "promptkit.registry",
-    "model_configs": "promptkit.registry",
-    "parse_prompt": "promptkit.templates",
-}
-
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
-    __getattr__ = lazy_attributes(__name__, _HOMES)
+    __getattr__ = lazy_attributes(__name__)

@@ -30,3 +30,19 @@ def test_all_is_sorted_and_real(name: str) -> None:
     assert list(exported) == sorted(exported, key=isort_order), f"{name}.__all__ is not sorted"
     missing = [n for n in exported if not hasattr(module, n)]
     assert not missing, f"{name}.__all__ names missing attributes: {missing}"
+
+
+@pytest.mark.parametrize("package", ["promptkit", "promptkit.core", "promptkit.local",
+                                     "promptkit.replay", "promptkit.testing"])
+def test_a_lazy_package_lists_each_name_once_and_every_one_resolves(package: str) -> None:
+    """The names of a lazily loaded package are its `if TYPE_CHECKING:` imports (what type
+    checkers see), the same as its `__all__`, and each imports from where it says."""
+    import importlib
+    from pathlib import Path
+
+    from promptkit.lazy import type_checking_imports
+
+    module = importlib.import_module(package)
+    homes = type_checking_imports(Path(str(module.__file__)))
+    assert set(homes) <= set(module.__all__)
+    assert all(getattr(module, name) is not None for name in homes)

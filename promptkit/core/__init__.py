@@ -62,40 +62,6 @@ __all__ = [
     "extract_json",
 ]
 
-_HOMES = {
-    "AsyncClient": "promptkit.core.client",
-    "Attempt": "promptkit.core.results",
-    "AttemptContext": "promptkit.core.hooks",
-    "AttemptKind": "promptkit.core.results",
-    "AttemptOutcome": "promptkit.core.hooks",
-    "BreakerState": "promptkit.core.breaker",
-    "Budget": "promptkit.core.budget",
-    "CallHooks": "promptkit.core.hooks",
-    "CallLog": "promptkit.core.calllog",
-    "CallLogEntry": "promptkit.core.calllog",
-    "CallLogSink": "promptkit.core.calllog",
-    "CallRecord": "promptkit.core.hooks",
-    "CallResult": "promptkit.core.results",
-    "Capability": "promptkit.core.types",
-    "CircuitBreaker": "promptkit.core.breaker",
-    "Client": "promptkit.core.client",
-    "ConfigSource": "promptkit.core.client",
-    "CostBreaker": "promptkit.core.budget",
-    "JSONLSink": "promptkit.core.calllog",
-    "Message": "promptkit.core.types",
-    "ModelConfig": "promptkit.core.types",
-    "OutputMode": "promptkit.core.types",
-    "OutputSpec": "promptkit.core.types",
-    "Restart": "promptkit.core.streaming",
-    "RetryPolicy": "promptkit.core.retry",
-    "StreamEnd": "promptkit.core.streaming",
-    "StreamEvent": "promptkit.core.streaming",
-    "TextDelta": "promptkit.core.streaming",
-    "ToolCallDelta": "promptkit.core.streaming",
-    "ToolSpec": "promptkit.core.types",
-    "Usage": "promptkit.core.results",
-    "extract_json": "promptkit.core.structured",
-}
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
-    __getattr__ = lazy_attributes(__name__, _HOMES)
+    __getattr__ = lazy_attributes(__name__)

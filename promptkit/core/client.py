@@ -32,7 +32,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx2
 import openai
@@ -55,6 +55,37 @@ __all__ = ["AsyncClient", "Client", "ConfigSource", "resolve_api_key"]
 
 ConfigSource = Mapping[str, ModelConfig] | Callable[[str], ModelConfig] | Iterable[ModelConfig]
 """Where config names resolve: a mapping, a function (e.g. the registry's), or a list."""
+
+class ClientOptions(TypedDict, total=False):
+    """How a client calls (both clients): `retry` (promptkit's retry policy), `breaker`
+    (the per-endpoint circuit breaker), `hooks` (observers such as the call log),
+    `deadline_s` (each call's overall deadline, default 120 s; None for none),
+    `max_reasks` (default 2) and `transport` (replaces the HTTP transport under the SDK)."""
+
+    retry: RetryPolicy | None
+    breaker: CircuitBreaker | None
+    hooks: Sequence[CallHooks]
+    deadline_s: float | None
+    max_reasks: int
+    transport: httpx2.AsyncBaseTransport | None
+
+
+class CallOptions(TypedDict, total=False):
+    """The options of one call (`call`, `stream`, both clients): `config` (a name or a
+    ModelConfig; default "default"), `output` (the output spec), `temperature` and
+    `max_tokens` (override the config's), `deadline_s` and `max_reasks` (override the
+    client's; `math.inf` for no deadline), `metadata` (handed to hooks, kept on the result)
+    and `extra` (more request parameters, e.g. `seed`)."""
+
+    config: str | ModelConfig
+    output: OutputSpec | None
+    temperature: float | None
+    max_tokens: int | None
+    deadline_s: float | None
+    max_reasks: int | None
+    metadata: Mapping[str, Any] | None
+    extra: Mapping[str, Any] | None
+
 
 _NO_KEY = "no-key"
 
@@ -144,30 +175,21 @@ class AsyncClient:
     through it is still recorded as an attempt.
     """
 
-    def __init__(
-        self,
-        configs: ConfigSource | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-        breaker: CircuitBreaker | None = None,
-        hooks: Sequence[CallHooks] = (),
-        deadline_s: float | None = 120.0,
-        max_reasks: int = 2,
-        transport: httpx2.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, configs: ConfigSource | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
         self._configs = _Configs(configs)
-        self._transport = transport
-        self.deadline_s = deadline_s
-        self.max_reasks = max_reasks
+        self._transport = options.get("transport")
+        self.deadline_s = options.get("deadline_s", 120.0)
+        self.max_reasks = options.get("max_reasks", 2)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
             weakref.WeakKeyDictionary()
         )
         self.attempts = AttemptLoop(
             sdk_for=self._sdk_for,
             endpoint_of=endpoint_key,
-            retry=retry or RetryPolicy(),
-            breaker=breaker or CircuitBreaker(),
-            hooks=hooks,
+            retry=options.get("retry") or RetryPolicy(),
+            breaker=options.get("breaker") or CircuitBreaker(),
+            hooks=options.get("hooks", ()),
         )
 
     @property
@@ -181,15 +203,7 @@ class AsyncClient:
     async def call(
         self,
         messages: Sequence[Message],
-        *,
-        config: str | ModelConfig = "default",
-        output: OutputSpec | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        deadline_s: float | None = None,
-        max_reasks: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> CallResult:
         """Call the model; the validated result, or a `ModelCallError` with every attempt.
 
@@ -197,48 +211,20 @@ class AsyncClient:
         `max_reasks` the client's (`math.inf` for no deadline); `extra` adds request
         parameters (e.g. `seed`); `metadata` is handed to hooks and kept on the result.
         """
-        spec = self.spec(
-            messages,
-            config=config,
-            output=output,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            deadline_s=deadline_s,
-            max_reasks=max_reasks,
-            metadata=metadata,
-            extra=extra,
-        )
+        spec = self.spec(messages, **options)
         return await self.attempts.run(spec)
 
     def stream(
         self,
         messages: Sequence[Message],
-        *,
-        config: str | ModelConfig = "default",
-        output: OutputSpec | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        deadline_s: float | None = None,
-        max_reasks: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> AsyncGenerator[StreamEvent, None]:
         """Stream the call: `TextDelta` / `ToolCallDelta` as tokens arrive, then `StreamEnd`
         with the validated result; or a `ModelCallError` (see `promptkit.core.streaming`).
 
         Arguments as for `call`, checked at once. Leaving the loop early cancels the call.
         """
-        spec = self.spec(
-            messages,
-            config=config,
-            output=output,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            deadline_s=deadline_s,
-            max_reasks=max_reasks,
-            metadata=metadata,
-            extra=extra,
-        )
+        spec = self.spec(messages, **options)
         return self.stream_spec(spec)
 
     async def call_prompt(
@@ -259,20 +245,11 @@ class AsyncClient:
         attempts = self.attempts
         return stream_events(lambda emit: attempts.run(replace(spec, on_event=emit)))
 
-    def spec(
-        self,
-        messages: Sequence[Message],
-        *,
-        config: str | ModelConfig,
-        output: OutputSpec | None,
-        temperature: float | None,
-        max_tokens: int | None,
-        deadline_s: float | None,
-        max_reasks: int | None,
-        metadata: Mapping[str, Any] | None,
-        extra: Mapping[str, Any] | None,
-    ) -> CallSpec:
+    def spec(self, messages: Sequence[Message], **options: Unpack[CallOptions]) -> CallSpec:
         """Check and resolve a call's arguments (no I/O); used by both clients."""
+        config = options.get("config", "default")
+        output, deadline_s = options.get("output"), options.get("deadline_s")
+        max_reasks = options.get("max_reasks")
         output = output or OutputSpec()
         if output.structured and output.json_schema is not None:
             check_schema(output.json_schema)
@@ -288,12 +265,12 @@ class AsyncClient:
             messages=_checked(messages),
             chain=self._configs.chain(config),
             output=output,
-            temperature=temperature,
-            max_tokens=max_tokens,
+            temperature=options.get("temperature"),
+            max_tokens=options.get("max_tokens"),
             deadline_s=deadline,
             max_reasks=reasks,
-            metadata=dict(metadata or {}),
-            extra=dict(extra or {}),
+            metadata=dict(options.get("metadata") or {}),
+            extra=dict(options.get("extra") or {}),
         )
 
     def _sdk_for(self, config: ModelConfig) -> openai.AsyncOpenAI:
@@ -332,26 +309,9 @@ class AsyncClient:
 class Client:
     """The sync client: the same calls, driven on a private event loop thread."""
 
-    def __init__(
-        self,
-        configs: ConfigSource | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-        breaker: CircuitBreaker | None = None,
-        hooks: Sequence[CallHooks] = (),
-        deadline_s: float | None = 120.0,
-        max_reasks: int = 2,
-        transport: httpx2.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._async = AsyncClient(
-            configs,
-            retry=retry,
-            breaker=breaker,
-            hooks=hooks,
-            deadline_s=deadline_s,
-            max_reasks=max_reasks,
-            transport=transport,
-        )
+    def __init__(self, configs: ConfigSource | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        self._async = AsyncClient(configs, **options)
         self._loop = LoopThread()
         self._finalizer = weakref.finalize(self, self._loop.close)
 
@@ -366,56 +326,20 @@ class Client:
     def call(
         self,
         messages: Sequence[Message],
-        *,
-        config: str | ModelConfig = "default",
-        output: OutputSpec | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        deadline_s: float | None = None,
-        max_reasks: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> CallResult:
         """Call the model and wait; see `AsyncClient.call`."""
-        spec = self._async.spec(
-            messages,
-            config=config,
-            output=output,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            deadline_s=deadline_s,
-            max_reasks=max_reasks,
-            metadata=metadata,
-            extra=extra,
-        )
+        spec = self._async.spec(messages, **options)
         return self._loop.run(self._async.attempts.run(spec))
 
     def stream(
         self,
         messages: Sequence[Message],
-        *,
-        config: str | ModelConfig = "default",
-        output: OutputSpec | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        deadline_s: float | None = None,
-        max_reasks: int | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Generator[StreamEvent, None, None]:
         """Stream the call; see `AsyncClient.stream`. Events are read from the same async
         loop, one at a time, on the client's loop thread."""
-        spec = self._async.spec(
-            messages,
-            config=config,
-            output=output,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            deadline_s=deadline_s,
-            max_reasks=max_reasks,
-            metadata=metadata,
-            extra=extra,
-        )
+        spec = self._async.spec(messages, **options)
         return self._iterate(self._async.stream_spec(spec))
 
     def call_prompt(

@@ -40,23 +40,6 @@ __all__ = [
     "stop",
 ]
 
-_HOMES = {
-    "CONFIG_NAME": "promptkit.local.state",
-    "DEFAULT_N_CTX": "promptkit.local.server",
-    "DEFAULT_PORT": "promptkit.local.server",
-    "LocalExtraMissingError": "promptkit.errors",
-    "LocalServerError": "promptkit.errors",
-    "ServerState": "promptkit.local.state",
-    "find_model_file": "promptkit.local.model",
-    "launch": "promptkit.local.server",
-    "read_state": "promptkit.local.state",
-    "require_installed": "promptkit.local.model",
-    "running_config": "promptkit.local.server",
-    "serve_foreground": "promptkit.local.server",
-    "start": "promptkit.local.server",
-    "status": "promptkit.local.server",
-    "stop": "promptkit.local.server",
-}
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
-    __getattr__ = lazy_attributes(__name__, _HOMES)
+    __getattr__ = lazy_attributes(__name__)

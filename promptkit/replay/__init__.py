@@ -49,24 +49,6 @@ __all__ = [
     "request_key",
 ]
 
-_HOMES = {
-    "Cassette": "promptkit.replay.cassette",
-    "FORMAT": "promptkit.replay.cassette",
-    "NOISE_FIELDS": "promptkit.replay.keys",
-    "RecordMode": "promptkit.replay.modes",
-    "ReplaySession": "promptkit.replay.session",
-    "ReplayStats": "promptkit.replay.session",
-    "ReplayTally": "promptkit.replay.tally",
-    "ReplayTransport": "promptkit.replay.transport",
-    "Scrubber": "promptkit.redact",
-    "Unused": "promptkit.replay.session",
-    "canonical_request": "promptkit.replay.keys",
-    "find_unused": "promptkit.replay.session",
-    "remove_unused": "promptkit.replay.session",
-    "repeat_index": "promptkit.replay.keys",
-    "replay_tally": "promptkit.replay.tally",
-    "request_key": "promptkit.replay.keys",
-}
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
-    __getattr__ = lazy_attributes(__name__, _HOMES)
+    __getattr__ = lazy_attributes(__name__)

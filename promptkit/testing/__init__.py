@@ -12,13 +12,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_FAULTS", "FakeOpenAIServer", "RecordedRequest", "Reply", "ToolCallReply"]
 
-_HOMES = {
-    "DEFAULT_FAULTS": "promptkit.testing.fake_server",
-    "FakeOpenAIServer": "promptkit.testing.fake_server",
-    "RecordedRequest": "promptkit.testing.fake_server",
-    "Reply": "promptkit.testing.replies",
-    "ToolCallReply": "promptkit.testing.replies",
-}
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
-    __getattr__ = lazy_attributes(__name__, _HOMES)
+    __getattr__ = lazy_attributes(__name__)
