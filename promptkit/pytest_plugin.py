@@ -15,24 +15,26 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptkit.config import Settings, load_settings
+from promptkit.config import load_settings
 from promptkit.errors import PromptkitError
 from promptkit.replay.modes import RecordMode
 
 if TYPE_CHECKING:
     from promptkit.core import CallResult, Message
     from promptkit.evals import EvalItem, EvalSession
+    from promptkit.evals.gate import Thresholds
     from promptkit.evals.results import CaseResult
-    from promptkit.replay import Unused
+    from promptkit.evals.run_end import RunEnd
+    from promptkit.evals.sequential import Design
     from promptkit.templates import Prompt
 
-__all__ = ["EvalFailure", "PromptUnderTest", "SuiteFile", "SuiteItem", "prompt"]
+__all__ = ["EvalFailure", "EvalsPlugin", "PromptUnderTest", "SuiteFile", "SuiteItem"]
 
 # pytest loads this module in every run of every project that has promptkit installed, so it
 # imports nothing heavy: the eval session (and the SDK, pandas, SQLAlchemy behind it) is
 # made on first use, by a run that has eval items or uses the `prompt` fixture.
-SETTINGS = pytest.StashKey[Settings]()
-SESSION = pytest.StashKey["EvalSession"]()
+PLUGIN = pytest.StashKey["EvalsPlugin"]()
+WORKER_KEY = "promptkit_evals"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,24 +82,220 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "prompt(name, model=None): the prompt the `prompt` "
                             "fixture loads at each version --prompt-version selects, and the "
                             "model config its calls use")
-    config.stash[SETTINGS] = load_settings(config.rootpath)
+    plugin = EvalsPlugin(config)
+    config.stash[PLUGIN] = plugin
+    config.pluginmanager.register(plugin, "promptkit-evals")
+
+
+class EvalsPlugin:
+    """The plugin's state for one pytest run, on one object (as pytest's cacheprovider keeps
+    LFPlugin): the settings, the eval session (made on first use, so a run without eval
+    items imports nothing heavy), the xdist workers' parts, the deselected count, and what
+    the run's end reports. The hooks are its methods; the work is the library's."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.settings = load_settings(config.rootpath)
+        self.workers: list[dict[str, Any]] = []
+        self.deselected = 0
+        self.queued: set[int] = set()
+        self.ended: RunEnd | None = None
+        self._session: EvalSession | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> EvalSession:
+        """The run's eval session, made on first use."""
+        if self._session is None:
+            from promptkit.evals import EvalOptions, EvalSession
+
+            config = self.config
+            options = EvalOptions(
+                version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
+                record=RecordMode(config.getoption("prompt_record")),
+                repeat=config.getoption("prompt_repeat"), concurrency=_concurrency_share(config),
+                budget_usd=config.getoption("prompt_budget_usd"),
+                model=config.getoption("prompt_model"),
+                results=Path(p) if (p := config.getoption("prompt_results")) else None,
+            )  # fmt: skip
+            self._session = EvalSession(self.settings, options)
+        return self._session
+
+    # -- collection ---------------------------------------------------------------------
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector
+                            ) -> pytest.Collector | None:
+        if (file_path.suffix in (".yaml", ".yml") and file_path.parent == self.settings.evals_path
+                and _is_suite(file_path)):
+            return SuiteFile.from_parent(parent, path=file_path)
+        return None
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """A test using the `prompt` fixture runs once per selected version of the prompt
+        named by its `@pytest.mark.prompt("name")` marker."""
+        marker = metafunc.definition.get_closest_marker("prompt")
+        if "prompt" not in metafunc.fixturenames or marker is None:
+            return  # a `prompt` fixture of the user's own is left alone
+        if not marker.args:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
+        name = str(marker.args[0])
+        try:
+            versions = self.session.versions(name)
+        except PromptkitError as exc:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+        metafunc.parametrize("prompt", versions, indirect=True,
+                             ids=[f"{name}@{v}" for v in versions])
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    # -- running --------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """When the items are about to run (after -k/-m deselection, and only if collection
+        went through): start the calls of every selected eval item at once. Not in a
+        pytest-xdist worker (which starts those it is handed, below), and never when nothing
+        will run: --collect-only, a collection error that interrupts the session, or Ctrl-C
+        during collection must not call, let alone pay for, a model."""
+        config = self.config
+        if hasattr(config, "workerinput") or config.option.collectonly:
+            return
+        if session.testsfailed and not config.option.continue_on_collection_errors:
+            return  # pytest interrupts the session right after this hook
+        evals = [i.eval_item for i in session.items if isinstance(i, SuiteItem)]
+        if evals:
+            self.session.start(evals)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        """In a pytest-xdist worker, start the calls of every eval item queued for it so
+        far, so a worker's calls overlap as they do without xdist."""
+        if isinstance(item, SuiteItem) and hasattr(self.config, "workerinput"):
+            queued = [item, *([nextitem] if nextitem else []), *self._newly_queued(item)]
+            self.session.start([i.eval_item for i in queued if isinstance(i, SuiteItem)])
+
+    def _newly_queued(self, item: pytest.Item) -> list[pytest.Item]:
+        """The items the xdist controller sent this worker since the last look. New ones are
+        appended to the queue, so the look back stops at the first index already seen."""
+        new: list[int] = []
+        for index in reversed(_xdist_queue(self.config)):
+            if index in self.queued:
+                break
+            new.append(index)
+        self.queued.update(new)
+        return [item.session.items[i] for i in reversed(new)]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """A Python-written test of a prompt counts in the summary, the stored results and
+        the gate like a suite case: one per test × version, as pytest judged it."""
+        report = yield
+        under_test = getattr(item, "funcargs", {}).get("prompt")
+        if (report.when == "call" and not report.skipped
+                and isinstance(under_test, PromptUnderTest)):
+            test = getattr(item, "originalname", None) or item.name
+            self.session.add_test_result(
+                under_test.prompt, suite=item.nodeid.split("::")[0], test=test,
+                passed=report.passed,
+                message=call.excinfo.exconly()[:500] if call.excinfo else "",
+                calls=under_test.calls)
+        return report
+
+    # -- the end --------------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: keep what a finished worker used and produced."""
+        data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if data:
+            self.workers.append(json.loads(data))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """The run's end (`promptkit.evals.run_end`): recordings flushed, unused ones found
+        only in the folders of the versions that ran and only when nothing was deselected,
+        the gate's verdict as the exit status, results stored. A pytest-xdist worker hands
+        its part to the controller, which decides for all of them."""
+        if not self.started and not self.workers:
+            return  # no eval item, no `prompt` fixture: nothing was called or recorded
+        from promptkit.evals.run_end import RunScope, end_run, worker_payload
+
+        ran = [i for i in session.items if isinstance(i, SuiteItem)]
+        within = (sorted({str(Path(i.eval_item.cassette).parent) for i in ran})
+                  if not self.deselected else [])
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput[WORKER_KEY] = worker_payload(  # type: ignore[attr-defined]
+                self.session, within)
+            return
+        if not ran and not self.workers:
+            return
+        self.ended = end_run(self.session, RunScope(within, self.workers),
+                             baseline=self.config.getoption("prompt_baseline"),
+                             thresholds=self._thresholds(), design=self._design(),
+                             tests_failed=session.testsfailed)
+        if self.ended.exit_code is not None:
+            session.exitstatus = self.ended.exit_code
+
+    def _thresholds(self) -> Thresholds | None:
+        from promptkit.evals.gate import Thresholds
+
+        option = self.config.getoption
+        try:
+            return Thresholds(margin=option("prompt_margin"),
+                              confidence=option("prompt_confidence"),
+                              on_inconclusive=option("prompt_on_inconclusive"))
+        except PromptkitError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    def _design(self) -> Design:
+        from promptkit.evals.sequential import Design
+
+        return Design(max_calls=self.config.getoption("prompt_max_calls"),
+                      max_cost=self.config.getoption("prompt_max_cost"))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self._session is not None and (summaries := self._session.summary()):
+            terminalreporter.section("promptkit evals")
+            for summary in summaries:
+                terminalreporter.write_line(summary.line())
+            ended = self.ended
+            lines = [] if ended is None else [ended.timing or "", *ended.unused]
+            for line in filter(None, lines):
+                terminalreporter.write_line(line)
+            if ended is not None and ended.stored is not None:
+                terminalreporter.write_line(f"results stored as run {ended.stored.run_id} "
+                                            f"in {self._session.registry.url}")
+        if self.ended is not None and self.ended.gate:
+            terminalreporter.section("promptkit gate")
+            for line in self.ended.gate:
+                terminalreporter.write_line(line)
+
+    @pytest.fixture
+    def prompt(self, request: pytest.FixtureRequest) -> PromptUnderTest:
+        """The prompt at the version under test (see `--prompt-version`)."""
+        marker = request.node.get_closest_marker("prompt")
+        if marker is None:
+            raise pytest.UsageError(f"{request.node.nodeid}: the `prompt` fixture needs "
+                                    "@pytest.mark.prompt(\"NAME\") to know which prompt to load")
+        name = str(marker.args[0])
+        loaded = self.session.library.load(name, request.param)
+        test = request.node.originalname or request.node.name
+        cassette = f"tests/{request.node.path.stem}/{test}/{loaded.ref}.json"
+        return PromptUnderTest(loaded, self.session, cassette,
+                               model=marker.kwargs.get("model"))
+
+
+def _plugin(config: pytest.Config) -> EvalsPlugin:
+    return config.stash[PLUGIN]
 
 
 def _session(config: pytest.Config) -> EvalSession:
-    """The run's eval session, made on first use."""
-    if SESSION not in config.stash:
-        from promptkit.evals import EvalOptions, EvalSession
-
-        options = EvalOptions(
-            version=config.getoption("prompt_version"), base=config.getoption("prompt_base"),
-            record=RecordMode(config.getoption("prompt_record")),
-            repeat=config.getoption("prompt_repeat"), concurrency=_concurrency_share(config),
-            budget_usd=config.getoption("prompt_budget_usd"),
-            model=config.getoption("prompt_model"),
-            results=Path(p) if (p := config.getoption("prompt_results")) else None,
-        )  # fmt: skip
-        config.stash[SESSION] = EvalSession(config.stash[SETTINGS], options)
-    return config.stash[SESSION]
+    return _plugin(config).session
 
 
 def _concurrency_share(config: pytest.Config) -> int:
@@ -105,14 +303,6 @@ def _concurrency_share(config: pytest.Config) -> int:
     total = int(config.getoption("prompt_concurrency"))
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     return max(1, total // workers)
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    settings = parent.config.stash[SETTINGS]
-    if (file_path.suffix in (".yaml", ".yml") and file_path.parent == settings.evals_path
-            and _is_suite(file_path)):
-        return SuiteFile.from_parent(parent, path=file_path)
-    return None
 
 
 def _is_suite(path: Path) -> bool:
@@ -214,99 +404,6 @@ class PromptUnderTest:
         return result
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test using the `prompt` fixture runs once per selected version of the prompt named
-    by its `@pytest.mark.prompt("name")` marker."""
-    marker = metafunc.definition.get_closest_marker("prompt")
-    if "prompt" not in metafunc.fixturenames or marker is None:
-        return  # a `prompt` fixture of the user's own is left alone
-    if not marker.args:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: write @pytest.mark.prompt(\"NAME\")")
-    session = _session(metafunc.config)
-    name = str(marker.args[0])
-    try:
-        versions = session.versions(name)
-    except PromptkitError as exc:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
-    metafunc.parametrize("prompt", versions, indirect=True,
-                         ids=[f"{name}@{v}" for v in versions])
-
-
-@pytest.fixture
-def prompt(request: pytest.FixtureRequest) -> PromptUnderTest:
-    """The prompt at the version under test (see `--prompt-version`)."""
-    marker = request.node.get_closest_marker("prompt")
-    if marker is None:
-        raise pytest.UsageError(f"{request.node.nodeid}: the `prompt` fixture needs "
-                                "@pytest.mark.prompt(\"NAME\") to know which prompt to load")
-    session = _session(request.config)
-    name = str(marker.args[0])
-    loaded = session.library.load(name, request.param)
-    test = request.node.originalname or request.node.name
-    cassette = f"tests/{request.node.path.stem}/{test}/{loaded.ref}.json"
-    return PromptUnderTest(loaded, session, cassette, model=marker.kwargs.get("model"))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A Python-written test of a prompt counts in the summary, the stored results and the
-    gate like a suite case: one per test × version, as pytest judged it."""
-    report = yield
-    under_test = getattr(item, "funcargs", {}).get("prompt")
-    if report.when == "call" and not report.skipped and isinstance(under_test, PromptUnderTest):
-        test = getattr(item, "originalname", None) or item.name
-        _session(item.config).add_test_result(
-            under_test.prompt, suite=item.nodeid.split("::")[0], test=test,
-            passed=report.passed, message=call.excinfo.exconly()[:500] if call.excinfo else "",
-            calls=under_test.calls)
-    return report
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> None:
-    """When the items are about to run (after -k/-m deselection, and only if collection
-    went through): start the calls of every selected eval item at once. Not in a
-    pytest-xdist worker (which starts those it is handed, see below), and never when
-    nothing will run: --collect-only, a collection error that interrupts the session, or
-    Ctrl-C during collection must not call, let alone pay for, a model."""
-    config = session.config
-    if hasattr(config, "workerinput") or config.option.collectonly:
-        return
-    if session.testsfailed and not config.option.continue_on_collection_errors:
-        return  # pytest interrupts the session right after this hook
-    evals = [i.eval_item for i in session.items if isinstance(i, SuiteItem)]
-    if evals:
-        _session(config).start(evals)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """In a pytest-xdist worker, start the calls of every eval item queued for it so far,
-    so a worker's calls overlap as they do without xdist."""
-    if isinstance(item, SuiteItem) and hasattr(item.config, "workerinput"):
-        queued = [item, *([nextitem] if nextitem else []), *_newly_queued(item)]
-        _session(item.config).start([i.eval_item for i in queued if isinstance(i, SuiteItem)])
-
-
-QUEUED = pytest.StashKey[set[int]]()
-
-
-def _newly_queued(item: pytest.Item) -> list[pytest.Item]:
-    """The items the xdist controller sent this worker since the last look. New ones are
-    appended to the queue, so the look back stops at the first index already seen."""
-    seen = item.config.stash.setdefault(QUEUED, set())
-    new: list[int] = []
-    for index in reversed(_xdist_queue(item.config)):
-        if index in seen:
-            break
-        new.append(index)
-    seen.update(new)
-    return [item.session.items[i] for i in reversed(new)]
-
-
 def _xdist_queue(config: pytest.Config) -> list[int]:
     """The indices of the items queued in this xdist worker, read from xdist's worker plugin
     (its `torun` queue); empty if that is not there or not as expected, and the worker's
@@ -317,135 +414,6 @@ def _xdist_queue(config: pytest.Config) -> list[int]:
             return [i for i in pending if isinstance(i, int)]
     except (AttributeError, TypeError):
         return []
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = config.stash.get(SESSION, None)
-    if session is None:
-        return
-    summaries = session.summary()
-    if summaries:
-        terminalreporter.section("promptkit evals")
-        for summary in summaries:
-            terminalreporter.write_line(summary.line())
-        if TIMING in config.stash:
-            terminalreporter.write_line(config.stash[TIMING])
-        for line in session.unused_report:
-            terminalreporter.write_line(line)
-        if session.run_info is not None:
-            terminalreporter.write_line(f"results stored as run {session.run_info.run_id} "
-                                        f"in {session.registry.url}")
-    if GATE in config.stash:
-        terminalreporter.section("promptkit gate")
-        for line in config.stash[GATE]:
-            terminalreporter.write_line(line)
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Flush recordings, report (and in rewrite mode remove) unused ones, store results.
-
-    Recordings count as unused only in the folders of the versions that ran, and only when
-    nothing was deselected. A pytest-xdist worker sends what it used and its results to the
-    controller, which decides for all of them."""
-    config = session.config
-    workers = config.stash.get(WORKERS, [])
-    if SESSION not in config.stash and not workers:
-        return  # no eval item, no `prompt` fixture: nothing was called or recorded
-    evals = _session(config)
-    ran = [i for i in session.items if isinstance(i, SuiteItem)]
-    complete = not config.stash.get(DESELECTED, 0)
-    within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran}) if complete else []
-    if hasattr(config, "workerinput"):
-        evals.finish(within=[])  # flush only
-        config.workeroutput[WORKER_KEY] = json.dumps(  # type: ignore[attr-defined]
-            {"used": evals.replay.used(), "rows": evals.rows(), "within": within,
-             "timing": evals.timing()}, default=str)
-        return
-    if not ran and not workers:
-        return
-    for worker in workers:
-        evals.worker_rows.extend(worker["rows"])
-        evals.worker_timings += [worker["timing"]] if worker.get("timing") else []
-    if (timing := evals.timing_line()) is not None:
-        config.stash[TIMING] = timing  # now: the gate may run a baseline after
-    baseline = config.getoption("prompt_baseline")
-    if baseline and evals.rows():
-        config.stash[GATE], code, judged = _gate(evals, baseline, config)
-        others = session.testsfailed - judged  # failures the gate did not weigh
-        session.exitstatus = code if code or others <= 0 else pytest.ExitCode.TESTS_FAILED
-    unused = evals.finish(within) if not workers else _finish_for_workers(evals, workers)
-    evals.unused_report = unused.lines(evals.replay.root.parent)
-    evals.run_info = evals.save_results()
-    if evals.options.results is not None:
-        evals.write_results(evals.options.results)
-
-
-WORKER_KEY = "promptkit_evals"
-WORKERS = pytest.StashKey[list[dict[str, Any]]]()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """pytest-xdist: keep what a finished worker used and produced."""
-    data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
-    if data:
-        config = node.config
-        config.stash.setdefault(WORKERS, []).append(json.loads(data))
-
-
-def _finish_for_workers(evals: EvalSession, workers: list[dict[str, Any]]) -> Unused:
-    from promptkit.replay import Unused, find_unused, remove_unused
-
-    evals.finish(within=[])
-    used: dict[str, set[str]] = {}
-    for worker in workers:
-        for path, keys in worker["used"].items():
-            used.setdefault(path, set()).update(keys)
-    within = sorted({w for worker in workers for w in worker["within"]})
-    if not within or not all(worker["within"] for worker in workers):
-        return Unused()
-    unused = find_unused(evals.replay.root, used, within)
-    if evals.replay.mode is RecordMode.REWRITE:
-        remove_unused(unused)
-    return unused
-
-
-def _gate(evals: EvalSession, baseline: str, config: pytest.Config) -> tuple[list[str], int, int]:
-    """`--prompt-baseline`: the gate's lines for the summary, its exit status (the worst
-    verdict), and how many failed items it judged (their single failures decide nothing)."""
-    from promptkit.evals.gate import Thresholds
-    from promptkit.evals.gate_run import gate_against
-    from promptkit.evals.reports import text_summary
-    from promptkit.evals.sequential import Design
-
-    try:
-        thresholds = Thresholds(margin=config.getoption("prompt_margin"),
-                                confidence=config.getoption("prompt_confidence"),
-                                on_inconclusive=config.getoption("prompt_on_inconclusive"))
-        design = Design(max_calls=config.getoption("prompt_max_calls"),
-                        max_cost=config.getoption("prompt_max_cost"))
-        reports = gate_against(evals, baseline, thresholds, design)
-    except (PromptkitError, ValueError) as exc:
-        return [f"ERROR: {exc}"], 2, 0
-    if not reports:
-        return [f"nothing to compare: only the baseline {baseline} ran"], 0, 0
-    gated = {(r.name, v) for r in reports for v in (r.baseline.version, r.candidate.version)}
-    judged = sum(not row["passed"] for row in evals.rows()
-                 if (row["prompt"], row["version"]) in gated)
-    codes = [r.exit_code for r in reports]
-    code = next((c for c in (2, 1, 3) if c in codes), 0)
-    return [line for r in reports for line in text_summary(r)], code, judged
-
-
-GATE = pytest.StashKey[list[str]]()
-TIMING = pytest.StashKey[str]()
-DESELECTED = pytest.StashKey[int]()
-
-
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    if items:
-        config = items[0].config
-        config.stash[DESELECTED] = config.stash.get(DESELECTED, 0) + len(items)
 
 
 # Fixtures offered to users' own tests.

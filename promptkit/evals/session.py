@@ -69,10 +69,8 @@ class EvalSession:
     _futures: dict[str, concurrent.futures.Future[CaseResult]] = field(default_factory=dict)
     _batches: list[concurrent.futures.Future[None]] = field(default_factory=list)
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
-    unused_report: list[str] = field(default_factory=list)
-    worker_rows: list[dict[str, Any]] = field(default_factory=list)
-    worker_timings: list[dict[str, Any]] = field(default_factory=list)
-    run_info: RunInfo | None = None
+    _worker_rows: list[dict[str, Any]] = field(default_factory=list)
+    _worker_timings: list[dict[str, Any]] = field(default_factory=list)
     _call_log: CallLog | None = None
     _switch_interval: float | None = None
     _started: float | None = None
@@ -239,7 +237,7 @@ class EvalSession:
         """`2000 items in 7.42 s at concurrency 16 (2000 calls recorded, 0 replayed)`: from
         the first call to the last result, over this process and its xdist workers; the
         figure to hold against calls × latency ÷ concurrency."""
-        spans = [t for t in (self.timing(), *self.worker_timings) if t is not None]
+        spans = [t for t in (self.timing(), *self._worker_timings) if t is not None]
         if not spans:
             return None
         wall = max(t["last"] for t in spans) - min(t["started"] for t in spans)
@@ -250,7 +248,14 @@ class EvalSession:
 
     def rows(self) -> list[dict[str, Any]]:
         """This process's results as rows, plus those pytest-xdist workers sent."""
-        return [r.row() for r in self.results] + self.worker_rows
+        return [r.row() for r in self.results] + self._worker_rows
+
+    def add_worker_results(self, rows: Sequence[dict[str, Any]],
+                           timing: dict[str, Any] | None) -> None:
+        """What a pytest-xdist worker ran: its rows and its timing, for the controller."""
+        self._worker_rows.extend(rows)
+        if timing:
+            self._worker_timings.append(timing)
 
     def summary(self) -> list[VersionSummary]:
         return summarize(results_frame(self.rows()))
