@@ -79,7 +79,7 @@ pass_project = click.make_pass_decorator(Project, ensure=True)
 COMMAND_MODULES = {
     "config": "registry_cmd", "diff": "prompts", "gate": "gate_cmd", "history": "registry_cmd",
     "init": "init_cmd", "lint": "lint_cmd", "list": "prompts", "local": "local_cmd",
-    "log": "prompts", "logs": "logs_cmd", "new": "prompts", "pin": "registry_cmd",
+    "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
     "pins": "registry_cmd",
     "promote": "gate_cmd", "publish": "registry_cmd", "render": "prompts",
     "rollback": "registry_cmd", "run": "run_cmd", "show": "prompts",

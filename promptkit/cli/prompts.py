@@ -145,10 +145,10 @@ def _with_version(source: str, old: str, new: str) -> str:
     return "".join(lines)
 
 
-@cli.command("log")
+@cli.command("provenance")
 @click.argument("name")
 @pass_project
-def log_command(project: Project, name: str) -> None:
+def provenance_command(project: Project, name: str) -> None:
     """Versions of NAME with the commit, author and date that introduced each."""
     library = project.library
     versions = library.versions(name) or [library.resolve_version(name)]

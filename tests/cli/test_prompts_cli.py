@@ -89,7 +89,7 @@ def test_new_copies_into_the_next_version(project: Path) -> None:
 
 
 def test_log_outside_git_says_so(project: Path) -> None:
-    code, out = run("log", "sentiment")
+    code, out = run("provenance", "sentiment")
     assert code == 0
     assert "not inside a git repository" in out
     assert "1.0.0      (not committed)" in out
@@ -103,7 +103,7 @@ def test_log_names_the_commit_and_author_of_each_version(project: Path) -> None:
     repo.index.add([str(project / "prompts/sentiment/1.2.0.prompt")])
     second = repo.index.commit("sentiment 1.2: few-shot", author=bob, committer=bob)
 
-    code, out = run("log", "sentiment")
+    code, out = run("provenance", "sentiment")
     rows = out.splitlines()
     assert code == 0
     assert rows[0].startswith(f"1.0.0      {first.hexsha[:10]}") and "Ada <ada@example.com>" in rows[0]
