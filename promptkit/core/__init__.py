@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from promptkit.core.budget import Budget, CostBreaker
     from promptkit.core.calllog import CallLog, CallLogEntry, CallLogSink, JSONLSink
     from promptkit.core.client import AsyncClient, Client, ConfigSource
-    from promptkit.core.hooks import AttemptContext, AttemptOutcome, CallHooks, CallRecord
+    from promptkit.core.hooks import CallHooks, CallRecord, RoundContext, RoundOutcome
     from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
     from promptkit.core.retry import RetryPolicy
     from promptkit.core.streaming import Restart, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncClient",
     "Attempt",
-    "AttemptContext",
     "AttemptKind",
-    "AttemptOutcome",
     "BreakerState",
     "Budget",
     "CallHooks",
@@ -53,6 +51,8 @@ __all__ = [
     "OutputSpec",
     "Restart",
     "RetryPolicy",
+    "RoundContext",
+    "RoundOutcome",
     "StreamEnd",
     "StreamEvent",
     "TextDelta",

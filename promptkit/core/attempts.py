@@ -30,12 +30,12 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from promptkit.core.breaker import CircuitBreaker
 from promptkit.core.hooks import (
-    AttemptContext,
-    AttemptOutcome,
     CallHooks,
     CallRecord,
-    notify_after_attempt,
+    RoundContext,
+    RoundOutcome,
     notify_after_call,
+    notify_after_round,
 )
 from promptkit.core.prices import price_call
 from promptkit.core.results import AttemptKind, CallResult, Usage
@@ -302,7 +302,7 @@ class AttemptLoop:
 
     @staticmethod
     def _settle(
-        run: _Run, context: AttemptContext, first: int, hooks: Sequence[CallHooks]
+        run: _Run, context: RoundContext, first: int, hooks: Sequence[CallHooks]
     ) -> None:
         """Tell the hooks what the attempt that started at request `first` spent."""
         requests = tuple(run.log.attempts[first:])
@@ -310,9 +310,9 @@ class AttemptLoop:
         for request in requests:
             usage = usage + (request.usage or Usage())
         unreported = sum(1 for r in requests if r.status == 200 and r.usage is None)
-        notify_after_attempt(hooks, context, AttemptOutcome(requests, usage, unreported))
+        notify_after_round(hooks, context, RoundOutcome(requests, usage, unreported))
 
-    def _admit(self, run: _Run, turn: _ConfigRun) -> AttemptContext:
+    def _admit(self, run: _Run, turn: _ConfigRun) -> RoundContext:
         """Check the circuit and ask the hooks, then name the next request in the log."""
         run.log.target(turn.config.name, turn.config.model, turn.kind)
         if not self.breaker.allow(turn.key):
@@ -320,7 +320,7 @@ class AttemptLoop:
             detail = f"circuit open for {turn.config.name}; next probe in {wait:.1f} s"
             run.log.skip("CircuitOpenError", detail)
             raise run.error(CircuitOpenError, detail)
-        context = AttemptContext(
+        context = RoundContext(
             config=turn.config,
             kind=turn.kind,
             number=len(run.log.attempts),
@@ -334,7 +334,7 @@ class AttemptLoop:
         admitted: list[CallHooks] = []
         try:
             for hook in self.hooks:
-                hook.before_attempt(context)
+                hook.before_round(context)
                 admitted.append(hook)
         except BaseException:
             self.breaker.release(turn.key)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from promptkit.core.hooks import AttemptContext, AttemptOutcome, CallRecord
+from promptkit.core.hooks import CallRecord, RoundContext, RoundOutcome
 from promptkit.core.prices import price_call, worst_case_cost
 from promptkit.core.results import Usage
 from promptkit.core.tokens import count_message_tokens, count_tokens
@@ -122,7 +122,7 @@ class Budget:
         )
 
 
-def attempt_worst_case(context: AttemptContext) -> float:
+def attempt_worst_case(context: RoundContext) -> float:
     """The most the attempt about to be sent could cost, in USD.
 
     Input: the messages counted with the model's tokenizer plus the JSON of any tools or
@@ -200,7 +200,7 @@ class CostBreaker:
             self._days = {k: v for k, v in self._days.items() if k[1] == key[1]}
             return self._days.setdefault(key, budget)
 
-    def before_attempt(self, context: AttemptContext) -> None:
+    def before_round(self, context: RoundContext) -> None:
         self._check_price(context)
         estimate = attempt_worst_case(context)
         held: list[Reservation] = []
@@ -214,7 +214,7 @@ class CostBreaker:
         with self._lock:
             self._held[(context.call_id, context.number)] = _Held(estimate, tuple(held))
 
-    def after_attempt(self, context: AttemptContext, outcome: AttemptOutcome) -> None:
+    def after_round(self, context: RoundContext, outcome: RoundOutcome) -> None:
         with self._lock:
             held = self._held.pop((context.call_id, context.number), None)
         if held is None:
@@ -227,7 +227,7 @@ class CostBreaker:
         with self._lock:
             self._calls.pop(record.call_id, None)
 
-    def _budgets(self, context: AttemptContext) -> list[Budget]:
+    def _budgets(self, context: RoundContext) -> list[Budget]:
         budgets: list[Budget] = []
         if self.per_call_usd is not None:
             with self._lock:
@@ -242,7 +242,7 @@ class CostBreaker:
             budgets.append(day)
         return budgets
 
-    def _check_price(self, context: AttemptContext) -> None:
+    def _check_price(self, context: RoundContext) -> None:
         if self._unknown_price == "allow":
             return
         if not price_call(context.config, Usage(1, 1)).known:
@@ -253,7 +253,7 @@ class CostBreaker:
             )
 
 
-def attempt_cost(context: AttemptContext, outcome: AttemptOutcome, estimate: float) -> float:
+def attempt_cost(context: RoundContext, outcome: RoundOutcome, estimate: float) -> float:
     """What an attempt cost: its reported usage priced, plus its estimate for each response
     that may have been billed without saying how much."""
     usage = outcome.usage

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol, runtime_checkable
 
-from promptkit.core.hooks import AttemptContext, CallRecord
+from promptkit.core.hooks import CallRecord, RoundContext
 from promptkit.core.prices import price_call
 from promptkit.core.results import Attempt, Usage
 from promptkit.redact import REDACTED, Scrubber
@@ -359,7 +359,7 @@ class CallLog:
 
     # -- the hook ---------------------------------------------------------------------------
 
-    def before_attempt(self, context: AttemptContext) -> None:
+    def before_round(self, context: RoundContext) -> None:
         return None
 
     def after_call(self, record: CallRecord) -> None:

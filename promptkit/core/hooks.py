@@ -1,10 +1,14 @@
-"""The seams around the attempt loop: a gate before each attempt, observers after it and the call.
+"""The seams around the attempt loop: a gate before each round, observers after it and the call.
 
-`before_attempt` may raise `BudgetExceededError` (or any `ModelCallError`) to stop a call
+Words: a *round* is one SDK call, one pass of promptkit's retry loop (a first request, a
+retry, a re-ask, or a fallback config's turn); an *attempt* (`Attempt`) is one HTTP request
+within it, the SDK's own retries included. `CallResult.attempts` lists the attempts.
+
+`before_round` may raise `BudgetExceededError` (or any `ModelCallError`) to stop a call
 before it spends; the error propagates with the attempts so far attached. A hook may also
-define `after_attempt(context, outcome)`: it is called once for every `before_attempt` that
-returned, whatever became of the attempt (failure and cancellation included), with what the
-attempt spent, so a gate can settle what it reserved. `after_attempt` and `after_call`
+define `after_round(context, outcome)`: it is called once for every `before_round` that
+returned, whatever became of the round (failure and cancellation included), with what the
+round spent, so a gate can settle what it reserved. `after_round` and `after_call`
 observe: if they raise, promptkit warns and the call's outcome stands.
 """
 
@@ -19,22 +23,22 @@ from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
 from promptkit.core.types import Message, ModelConfig
 
 __all__ = [
-    "AttemptContext",
-    "AttemptHooks",
-    "AttemptOutcome",
     "CallHooks",
     "CallRecord",
-    "notify_after_attempt",
+    "RoundContext",
+    "RoundHooks",
+    "RoundOutcome",
     "notify_after_call",
+    "notify_after_round",
 ]
 
 
 @dataclass(frozen=True)
-class AttemptContext:
+class RoundContext:
     """What is about to be sent: enough to estimate its cost and to refuse it.
 
     `call_id` names the call (the same id the call log and `CallResult.call_id` carry);
-    `number` is the index the attempt's first HTTP request will have in the call's attempts.
+    `number` is the index the round's first HTTP request will have in the call's attempts.
     """
 
     config: ModelConfig
@@ -49,8 +53,8 @@ class AttemptContext:
 
 
 @dataclass(frozen=True)
-class AttemptOutcome:
-    """What one attempt spent: its HTTP requests (the SDK's retries included) and their usage.
+class RoundOutcome:
+    """What one round spent: its HTTP requests (the SDK's retries included) and their usage.
 
     `unreported` counts responses that began (HTTP 200) but reported no usage: a malformed
     body, a stream cut short, a server that sends no usage. The endpoint may have billed
@@ -106,25 +110,25 @@ class CallRecord:
 class CallHooks(Protocol):
     """Called by the attempt loop; both methods run on the loop's thread and must be quick."""
 
-    def before_attempt(self, context: AttemptContext) -> None: ...
+    def before_round(self, context: RoundContext) -> None: ...
 
     def after_call(self, record: CallRecord) -> None: ...
 
 
 @runtime_checkable
-class AttemptHooks(Protocol):
+class RoundHooks(Protocol):
     """The optional third method of a hook: what an attempt it admitted spent."""
 
-    def after_attempt(self, context: AttemptContext, outcome: AttemptOutcome) -> None: ...
+    def after_round(self, context: RoundContext, outcome: RoundOutcome) -> None: ...
 
 
-def notify_after_attempt(
-    hooks: Sequence[CallHooks], context: AttemptContext, outcome: AttemptOutcome
+def notify_after_round(
+    hooks: Sequence[CallHooks], context: RoundContext, outcome: RoundOutcome
 ) -> None:
     """Tell the hooks that observe attempts; a failing one warns, never raises."""
     for hook in hooks:
-        if isinstance(hook, AttemptHooks):
-            _observe(hook, "after_attempt", hook.after_attempt, context, outcome)
+        if isinstance(hook, RoundHooks):
+            _observe(hook, "after_round", hook.after_round, context, outcome)
 
 
 def notify_after_call(hooks: Sequence[CallHooks], record: CallRecord) -> None:

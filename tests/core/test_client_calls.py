@@ -12,13 +12,13 @@ import pytest
 
 from promptkit.core import (
     AsyncClient,
-    AttemptContext,
     CallRecord,
     CircuitBreaker,
     Client,
     ModelConfig,
     OutputSpec,
     RetryPolicy,
+    RoundContext,
 )
 from promptkit.errors import (
     BudgetExceededError,
@@ -259,12 +259,12 @@ def test_open_circuit_sends_the_call_to_the_fallback() -> None:
 
 class Recorder:
     def __init__(self, refuse_after: int | None = None, fail_after_call: bool = False) -> None:
-        self.contexts: list[AttemptContext] = []
+        self.contexts: list[RoundContext] = []
         self.records: list[CallRecord] = []
         self.refuse_after = refuse_after
         self.fail_after_call = fail_after_call
 
-    def before_attempt(self, context: AttemptContext) -> None:
+    def before_round(self, context: RoundContext) -> None:
         self.contexts.append(context)
         if self.refuse_after is not None and context.number >= self.refuse_after:
             raise BudgetExceededError("over budget")

@@ -15,7 +15,6 @@ import pytest
 
 from promptkit.core import (
     AsyncClient,
-    AttemptContext,
     Budget,
     CallLog,
     CircuitBreaker,
@@ -24,6 +23,7 @@ from promptkit.core import (
     ModelConfig,
     OutputSpec,
     RetryPolicy,
+    RoundContext,
     Usage,
 )
 from promptkit.core.budget import ESTIMATE_MARGIN, attempt_worst_case
@@ -44,7 +44,7 @@ def ask(i: int) -> list[dict[str, str]]:
 
 
 def worst_case(config: ModelConfig, i: int = 0) -> float:
-    context = AttemptContext(config=config, kind="first", number=0, messages=ask(i),
+    context = RoundContext(config=config, kind="first", number=0, messages=ask(i),
                              request={"model": config.model, "max_tokens": config.max_tokens},
                              spent=Usage(), elapsed_s=0.0)  # fmt: skip
     return attempt_worst_case(context)
@@ -253,7 +253,7 @@ def test_the_estimate_counts_the_schema_and_pads_inexact_counts() -> None:
     assert not guessed.exact
     assert worst_case(inexact) == pytest.approx(math.ceil(guessed.tokens * ESTIMATE_MARGIN) / 1e6)
     schema = {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}}
-    context = AttemptContext(config=exact, kind="first", number=0, messages=ask(0),
+    context = RoundContext(config=exact, kind="first", number=0, messages=ask(0),
                              request={"max_tokens": 1, "response_format": schema},
                              spent=Usage(), elapsed_s=0.0)  # fmt: skip
     assert attempt_worst_case(context) > worst_case(exact)

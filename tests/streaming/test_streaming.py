@@ -161,7 +161,7 @@ class Records:
     def __init__(self) -> None:
         self.records: list[CallRecord] = []
 
-    def before_attempt(self, context: Any) -> None:
+    def before_round(self, context: Any) -> None:
         return None
 
     def after_call(self, record: CallRecord) -> None:
