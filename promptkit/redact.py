@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,13 +48,15 @@ _SECRET_FIELD = re.compile(
 _SECRET_ENV = re.compile(r"(?i)(api[-_]?key|_key$|token|secret|password)")
 _MIN_ENV_SECRET = 8
 _REMEMBERED: set[str] = set()
+_REMEMBERED_LOCK = threading.Lock()  # the client adds keys from its loop thread
 
 
 def remember_secret(value: str) -> None:
     """Hide `value` from every scrubber made from now on in this process: the client calls
     it with each API key it reads, so a key under any variable name is scrubbed too."""
     if len(value) >= _MIN_ENV_SECRET:
-        _REMEMBERED.add(value)
+        with _REMEMBERED_LOCK:
+            _REMEMBERED.add(value)
 
 
 class Scrubber:
@@ -67,9 +70,10 @@ class Scrubber:
 
     def __init__(self, environ: Mapping[str, str] | None = None,
                  also: Iterable[str] = ()) -> None:
-        env = os.environ if environ is None else environ
-        literals = {v for k, v in env.items() if _SECRET_ENV.search(k)}
-        literals |= set(also) | _REMEMBERED
+        env = dict(os.environ if environ is None else environ)  # one snapshot: other
+        literals = {v for k, v in env.items() if _SECRET_ENV.search(k)}  # threads may write
+        with _REMEMBERED_LOCK:
+            literals |= set(also) | _REMEMBERED
         ordered = sorted((v for v in literals if len(v) >= _MIN_ENV_SECRET), key=len,
                          reverse=True)
         self._pattern = re.compile("|".join([*map(re.escape, ordered), *KEY_SHAPES]))
