@@ -70,8 +70,8 @@ class Scrubber:
 
     def __init__(self, environ: Mapping[str, str] | None = None,
                  also: Iterable[str] = ()) -> None:
-        env = dict(os.environ if environ is None else environ)  # one snapshot: other
-        literals = {v for k, v in env.items() if _SECRET_ENV.search(k)}  # threads may write
+        env = _snapshot(os.environ) if environ is None else dict(environ)
+        literals = {v for k, v in env.items() if _SECRET_ENV.search(k)}
         with _REMEMBERED_LOCK:
             literals |= set(also) | _REMEMBERED
         ordered = sorted((v for v in literals if len(v) >= _MIN_ENV_SECRET), key=len,
@@ -92,6 +92,17 @@ class Scrubber:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def _snapshot(environ: Mapping[str, str]) -> dict[str, str]:
+    """A copy of the environment; another thread (pytest sets PYTEST_CURRENT_TEST around
+    every test) may change it while it is read, so a copy that raised is taken again."""
+    for _ in range(10):
+        try:
+            return dict(environ)
+        except RuntimeError:  # changed size during iteration
+            continue
+    return dict(environ)
 
 
 def scrub_text(value: str, also: Iterable[str] = ()) -> str:
