@@ -184,24 +184,54 @@ def _subschemas(schema: dict[str, Any]) -> list[Any]:
 
 
 def extract_json(text: str) -> Any:
-    """The JSON in a reply: the whole text, a ```json fence, or the first value in prose."""
+    """The JSON in a reply: the whole text, a ```json fence, or the first value in prose.
+
+    Strict: `NaN`, `Infinity` and duplicate keys are not JSON, and are refused. When no
+    value can be read, the error is the parser's own message for the whole reply (with its
+    line and column), which is also what a re-ask shows the model."""
     stripped = text.strip()
     try:
-        return json.loads(stripped)
-    except ValueError:
-        pass
+        return strict_loads(stripped)
+    except ValueError as exc:
+        first = exc
     for block in _FENCE.findall(text):
         try:
-            return json.loads(block.strip())
+            return strict_loads(block.strip())
         except ValueError:
             continue
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"[{\[]", text):
         try:
-            return decoder.raw_decode(text, match.start())[0]
+            return _STRICT.raw_decode(text, match.start())[0]
+        except _NotJSON as exc:
+            raise ValueError(str(exc)) from None
         except ValueError:
             continue
-    raise ValueError("no JSON value found in the reply")
+    raise ValueError(str(first))
+
+
+class _NotJSON(ValueError):
+    """A value Python's parser accepts but JSON does not (NaN, Infinity, a repeated key)."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not JSON: a number must be finite (JSON has no NaN or Infinity)")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _NotJSON(f"duplicate key {key!r} in an object: each key may appear once")
+        seen[key] = value
+    return seen
+
+
+_STRICT = json.JSONDecoder(parse_constant=_constant, object_pairs_hook=_pairs)
+
+
+def strict_loads(text: str) -> Any:
+    """`json.loads` for model output: NaN, Infinity and duplicate keys are errors."""
+    return _STRICT.decode(text)
 
 
 def extract(message: Any, plan: OutputPlan) -> Extracted:
@@ -227,7 +257,7 @@ def _extract_tool(message: Any, plan: OutputPlan) -> Extracted:
         return Extracted(raw=message.content, error=error)
     raw = chosen.function.arguments
     try:
-        value = json.loads(raw) if raw and raw.strip() else {}
+        value = strict_loads(raw) if raw and raw.strip() else {}
     except ValueError as exc:
         return Extracted(
             raw=raw, error=f"the tool arguments are not valid JSON: {exc}", tool_call_id=chosen.id
