@@ -206,7 +206,7 @@ def extract_json(text: str) -> Any:
             raise ValueError(str(exc)) from None
         except ValueError:
             continue
-    raise ValueError(str(first))
+    raise ValueError(f"no JSON value found in the reply ({first})")
 
 
 class _NotJSON(ValueError):

@@ -116,7 +116,8 @@ def test_unparseable_json_is_reasked_like_a_validation_error(server: FakeOpenAIS
         pytest.raises(OutputValidationError) as caught,
     ):
         client.call(ASK, config="main", output=SCHEMA, max_reasks=1)
-    assert caught.value.errors == ["the reply is not valid JSON: no JSON value found in the reply"]
+    assert caught.value.errors == ["the reply is not valid JSON: no JSON value found in the "
+                                   "reply (Expecting value: line 1 column 1 (char 0))"]
     assert len(server.chat_requests) == 2
 
 
