@@ -59,7 +59,7 @@ def render_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file
     """Render NAME, NAME@VERSION or NAME@LABEL to chat messages (JSON) without calling any
     model."""
     prompt = project.prompt(ref)
-    messages = prompt.render(collect_variables(pairs, vars_file))
+    messages = prompt.render(collect_variables(pairs, vars_file, prompt.meta.inputs))
     click.echo(json.dumps(messages, indent=2, ensure_ascii=False))
 
 

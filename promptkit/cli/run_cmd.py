@@ -44,7 +44,7 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
     usage error.
     """
     prompt = project.prompt(ref)
-    variables = collect_variables(pairs, vars_file)
+    variables = collect_variables(pairs, vars_file, prompt.meta.inputs)
     settings = project.settings
     registry = project.registry
     options: dict[str, Any] = dict(config=config, default_config=settings.default_model,

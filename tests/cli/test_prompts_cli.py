@@ -128,3 +128,27 @@ def test_the_installed_console_script(project: Path) -> None:
                              text=True, env=env, cwd=project, check=False)
     assert missing.returncode == 2
     assert "missing variable 'text'" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_var_values_follow_the_declared_input_types(tmp_path: Path) -> None:
+    """`--var n=2` is an integer where n is declared one, `--var text=true` stays a string
+    where text is declared a string, and a value of the wrong type is a usage error."""
+    from click.testing import CliRunner
+
+    from promptkit.cli import cli
+
+    folder = tmp_path / "prompts" / "typed"
+    folder.mkdir(parents=True)
+    (folder / "1.0.0.prompt").write_text(
+        "---\nname: typed\nversion: 1.0.0\ninputs:\n  text: string\n  n: integer\n"
+        "  ok: boolean\n---\nuser:\n{{ text }} {{ n + 1 }} {{ ok }}\n")
+
+    def render(*pairs: str) -> tuple[int, str]:
+        args = ["--project", str(tmp_path), "render", "typed"]
+        result = CliRunner().invoke(cli, [*args, *(f"--var={p}" for p in pairs)])
+        return result.exit_code, result.output
+
+    code, out = render("text=true", "n=2", "ok=false")
+    assert code == 0 and '"content": "true 3 False"' in out
+    code, out = render("text=hi", "n=two", "ok=false")
+    assert code == 2 and "--var n=two: the prompt declares n as integer" in out
