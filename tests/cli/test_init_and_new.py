@@ -29,8 +29,8 @@ def test_init_then_pytest_evals_passes_offline(pytester: pytest.Pytester,
         assert (root / part).exists(), part
     assert "[tool.promptkit.models.default]" in (root / "pyproject.toml").read_text()
     assert ".promptkit/" in (root / ".gitignore").read_text()
-    result = pytester.runpytest("evals", "-p", "no:cacheprovider", "-p", "no:asyncio",
-                                "-W", "error")  # no key, no network, no warning
+    result = pytester.runpytest_subprocess(  # a user's own run: no key, no network, no warning
+        "evals", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*0 calls recorded, 1 replayed*"])
     assert run(root, "lint")[0] == 0

@@ -154,8 +154,8 @@ def test_a_session_interrupted_at_collection_calls_no_model(
     """A broken test module stops the session after collection: nothing may be called (or
     recorded, or paid for) for the eval items that were collected beside it."""
     evals_project.makepyfile(test_broken="import no_such_module_anywhere\n")
-    result = evals_project.runpytest("evals", "test_broken.py", "--prompt-version=all",
-                                     "--prompt-record=once")
+    result = evals_project.runpytest_subprocess("evals", "test_broken.py",
+                                                "--prompt-version=all", "--prompt-record=once")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert server.requests == []
     assert not (evals_project.path / "fixtures").exists()
