@@ -27,6 +27,13 @@ class Settings:
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Model configs from `[tool.promptkit.models.NAME]`: defaults for a fresh checkout;
     the registry's configs of the same name take precedence."""
+    environments: str = "production,staging"
+    """The environments a pin may name (comma-separated; `environments = [...]` in
+    pyproject.toml): a typo in `--env` is refused instead of creating a new one."""
+
+    @property
+    def environment_names(self) -> tuple[str, ...]:
+        return tuple(e.strip() for e in self.environments.split(",") if e.strip())
 
     @property
     def prompts_path(self) -> Path:
@@ -93,4 +100,6 @@ def _from_pyproject(path: Path) -> dict[str, Any]:
     models = table.pop("models", {})
     if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
         raise ConfigError(f"{path}: [tool.promptkit.models.NAME] must be tables of settings")
+    if isinstance(table.get("environments"), list):
+        table["environments"] = ",".join(map(str, table["environments"]))
     return {**{k: str(v) for k, v in table.items()}, "models": models}

@@ -10,6 +10,7 @@ import click
 from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
 from promptkit.core.types import Capability
 from promptkit.registry import LedgerEntry, model_configs
+from promptkit.registry.environments import check_known_env
 from promptkit.registry.records import ConfigChange, StoredConfig
 
 _SHORT_HASH = 19  # "sha256:" and 12 hex digits
@@ -44,9 +45,13 @@ def publish_command(project: Project, names: tuple[str, ...], as_json: bool) -> 
 @click.argument("version")
 @click.option("--env", required=True, help="Environment, e.g. production.")
 @click.option("--reason", required=True, help="Why the pin moves (kept in the ledger).")
+@click.option("--create", is_flag=True,
+              help="Allow an environment the project does not declare and has no pin in.")
 @pass_project
-def pin_command(project: Project, name: str, version: str, env: str, reason: str) -> None:
-    """Point NAME in ENV at a published VERSION."""
+def pin_command(project: Project, name: str, version: str, env: str, reason: str,
+                create: bool) -> None:
+    """Point NAME in ENV at a published VERSION (ENV: a declared environment)."""
+    check_known_env(project.settings, project.registry, env, create=create)
     _echo_move(project.registry.pin(name, version, env=env, reason=reason))
 
 

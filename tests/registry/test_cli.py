@@ -120,3 +120,21 @@ def test_rollback_goes_to_the_pin_before_the_current_one(
     moves: list[tuple[str, str]], expected: str | None
 ) -> None:
     assert previous_pin(moves) == expected
+
+
+def test_a_typo_in_env_is_refused_with_the_known_environments(run, project: Path) -> None:
+    """`pin --env prodution` used to create a new environment (exit 0) and leave production
+    as it was: an unknown environment is refused unless declared or --create is given."""
+    assert run("publish")[0] == 0
+    code, _, err = run("pin", "sentiment", "1.1.0", "--env", "prodution", "--reason", "typo")
+    assert code == 2
+    assert "unknown environment 'prodution'; known: production, staging" in err
+    assert run("pin", "sentiment", "1.1.0", "--env", "canary", "--reason", "new",
+               "--create")[0] == 0
+    code, _, err = run("pin", "sentiment", "1.2.0", "--env", "qa", "--reason", "x")
+    assert code == 2 and "known: production, staging, canary" in err  # pinned ones count
+    text = (project / "pyproject.toml").read_text() if (project / "pyproject.toml").exists() \
+        else ""
+    (project / "pyproject.toml").write_text(text + '\n[tool.promptkit]\nenvironments = '
+                                            '["production", "staging", "qa"]\n')
+    assert run("pin", "sentiment", "1.2.0", "--env", "qa", "--reason", "declared")[0] == 0
