@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptkit.errors import PromptError, PromptNotFoundError
+from promptkit.errors import PromptError, PromptNotFoundError, UsageError
+from promptkit.templates.front_matter import NAME_PATTERN
 from promptkit.templates.parse import parse_prompt
 from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, latest, sort_versions
@@ -32,14 +34,18 @@ class PromptLibrary:
 
     def versions(self, name: str) -> list[str]:
         """The versions of `name`, oldest first (semantic order)."""
-        folder = self.root / name
+        folder = self.root / _checked_name(name)
         if not folder.is_dir():
             return []
         found = [p.stem for p in folder.glob(f"*{SUFFIX}") if is_version(p.stem)]
         return sort_versions(found)
 
     def path(self, name: str, version: str) -> Path:
-        return self.root / name / f"{version}{SUFFIX}"
+        """Where `name@version` lives; a name or version that could reach outside the
+        folder (`../x`, `a/b`) is refused before any file is opened."""
+        if not is_version(version) and version != LATEST:
+            raise UsageError(f"{version!r} is not a version: use numbers like 1.2.0")
+        return self.root / _checked_name(name) / f"{version}{SUFFIX}"
 
     def resolve_version(self, name: str, version: str | None = None) -> str:
         """An exact version, `latest` or None (also latest) → the version that exists."""
@@ -76,3 +82,13 @@ class PromptLibrary:
                     yield self.load(name, version)
                 except PromptError as exc:
                     yield exc
+
+
+def _checked_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(f"{name!r} is not a prompt name: lowercase letters, digits, '.', '-' "
+                         f"and '_', starting with a letter or digit (no paths)")
+    return name
+
+
+_NAME = re.compile(NAME_PATTERN)

@@ -152,3 +152,21 @@ def test_var_values_follow_the_declared_input_types(tmp_path: Path) -> None:
     assert code == 0 and '"content": "true 3 False"' in out
     code, out = render("text=hi", "n=two", "ok=false")
     assert code == 2 and "--var n=two: the prompt declares n as integer" in out
+
+
+def test_a_reference_that_reaches_outside_prompts_is_refused_before_opening(
+    tmp_path: Path,
+) -> None:
+    """`../../elsewhere/x@1.0.0` opened and parsed a file outside prompts/."""
+    from click.testing import CliRunner
+
+    from promptkit.cli import cli
+
+    outside = tmp_path / "elsewhere" / "x"
+    outside.mkdir(parents=True)
+    (outside / "1.0.0.prompt").write_text("---\nname: x\nversion: 1.0.0\n---\nuser:\nhi\n")
+    (tmp_path / "p" / "prompts").mkdir(parents=True)
+    for ref in ("../elsewhere/x@1.0.0", "../../elsewhere/x", "sentiment@../../x"):
+        result = CliRunner().invoke(cli, ["--project", str(tmp_path / "p"), "show", ref])
+        assert result.exit_code == 2, (ref, result.output)
+        assert "is not a prompt name" in result.output or "is not a version" in result.output
