@@ -22,6 +22,7 @@ from promptkit.errors import (
     UsageError,
 )
 from promptkit.registry.published import load_verified
+from promptkit.registry.records import check_env
 from promptkit.registry.store import Registry
 from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.versions import LATEST, is_version, parse_ref
@@ -91,6 +92,8 @@ class References:
         return Reference(prompt, label, "file")
 
     def _label(self, name: str, label: str) -> Reference:
+        self.library.versions(name)  # a name that is no prompt name fails here, at once
+        check_env(label)
         if self.registry is None:
             raise UsageError(f"{label!r} is not a version, and no registry is set up to "
                              f"resolve labels")
