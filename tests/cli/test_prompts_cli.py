@@ -169,4 +169,5 @@ def test_a_reference_that_reaches_outside_prompts_is_refused_before_opening(
     for ref in ("../elsewhere/x@1.0.0", "../../elsewhere/x", "sentiment@../../x"):
         result = CliRunner().invoke(cli, ["--project", str(tmp_path / "p"), "show", ref])
         assert result.exit_code == 2, (ref, result.output)
-        assert "is not a prompt name" in result.output or "is not a version" in result.output
+        assert any(f"is not a{n}" in result.output
+                   for n in (" prompt name", " version", "n environment name"))
