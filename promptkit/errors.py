@@ -9,7 +9,8 @@
     │   ├── PromptFormatError       front matter: YAML, unknown key, wrong type (.field)
     │   ├── TemplateSyntaxError     the Jinja body does not parse
     │   ├── InputValidationError    variables missing, undeclared or of the wrong type
-    │   └── TemplateSecurityError   the template reached outside the sandbox
+    │   ├── TemplateSecurityError   the template reached outside the sandbox
+    │   └── ResourceLimitError      too big, too deep or too slow (templates.limits)
     ├── ModelCallError              one model call failed: .attempts, .last_output, .usage
     │   ├── ModelAPIError           the endpoint refused (not retried: 400, 401, 404, ...)
     │   ├── RetriesExhaustedError   transient failures outlasted every attempt
@@ -66,6 +67,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailableError",
     "ReplayMissError",
+    "ResourceLimitError",
     "RetriesExhaustedError",
     "StaleRegistryWarning",
     "SuiteFormatError",
@@ -190,6 +192,11 @@ class InputValidationError(PromptError):
 
 class TemplateSecurityError(PromptError):
     """The template tried to reach Python internals the sandbox forbids."""
+
+
+class ResourceLimitError(PromptError):
+    """A prompt file, its front matter or its rendering went past a limit
+    (`promptkit.templates.limits`): too big, too deep, too long to render."""
 
 
 class ModelCallError(PromptkitError):

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptkit.errors import PromptError, PromptNotFoundError, UsageError
+from promptkit.errors import PromptError, PromptNotFoundError, ResourceLimitError, UsageError
 from promptkit.templates.front_matter import NAME_PATTERN
+from promptkit.templates.limits import LIMITS, limit_message
 from promptkit.templates.parse import parse_prompt
 from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, latest, sort_versions
@@ -67,6 +68,11 @@ class PromptLibrary:
         """Parse one version (`latest` when not given)."""
         exact = self.resolve_version(name, version)
         path = self.path(name, exact)
+        size = path.stat().st_size
+        if size > LIMITS.max_file_bytes:
+            raise ResourceLimitError(limit_message(f"the file holds {size:,} bytes, more than",
+                                                   "max_file_bytes"),
+                                     prompt=name, version=exact, path=path)
         return parse_prompt(path.read_text(encoding="utf-8"), path, name=name, version=exact)
 
     def files(self) -> Iterator[Path]:

@@ -7,10 +7,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from promptkit.errors import PromptError, TemplateSecurityError, TemplateSyntaxError
+from promptkit.errors import (
+    PromptError,
+    ResourceLimitError,
+    TemplateSecurityError,
+    TemplateSyntaxError,
+)
 from promptkit.templates.library import PromptLibrary
 from promptkit.templates.prompt import HISTORY, Prompt
-from promptkit.templates.render import ENVIRONMENT, used_variables
+from promptkit.templates.render import ENVIRONMENT, static_limit_problems, used_variables
 from promptkit.templates.versions import is_version
 
 __all__ = ["CODES", "Finding", "lint"]
@@ -63,7 +68,8 @@ def _misplaced(library: PromptLibrary, path: Path) -> list[Finding]:
     return [Finding(str(path), 1, "PK008", message)]
 
 
-_ERROR_CODES = {TemplateSyntaxError: "PK002", TemplateSecurityError: "PK003"}
+_ERROR_CODES = {TemplateSyntaxError: "PK002", TemplateSecurityError: "PK003",
+                ResourceLimitError: "PK009"}
 
 
 def _from_error(error: PromptError) -> list[Finding]:
@@ -72,7 +78,14 @@ def _from_error(error: PromptError) -> list[Finding]:
 
 
 def _check(prompt: Prompt) -> list[Finding]:
-    return _variables(prompt) + _temperature(prompt)
+    return _variables(prompt) + _temperature(prompt) + _limits(prompt)
+
+
+def _limits(prompt: Prompt) -> list[Finding]:
+    """PK009: a constant sure to pass a render limit (the render would be refused)."""
+    return [Finding(str(prompt.path), line, "PK009", message)
+            for section in prompt.sections if section.role != HISTORY
+            for line, message in static_limit_problems(section.text, section.line)]
 
 
 def _variables(prompt: Prompt) -> list[Finding]:

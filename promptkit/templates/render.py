@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -11,20 +13,177 @@ from typing import Any
 import jinja2
 import jinja2.meta
 from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
-from promptkit.errors import InputValidationError, TemplateSecurityError, TemplateSyntaxError
+from promptkit.errors import (
+    InputValidationError,
+    ResourceLimitError,
+    TemplateSecurityError,
+    TemplateSyntaxError,
+)
+from promptkit.templates.limits import LIMITS, limit_message
 
-__all__ = ["ENVIRONMENT", "Where", "compile_section", "render_template", "used_variables"]
+__all__ = [
+    "ENVIRONMENT", "LimitedSandbox", "Where", "compile_section", "render_template",
+    "used_variables",
+]
 
-ENVIRONMENT = SandboxedEnvironment(
+class _Budget:
+    """What one render may still spend: characters, range items, time."""
+
+    def __init__(self) -> None:
+        self.chars = LIMITS.max_render_chars
+        self.range_items = LIMITS.max_range_items
+        self.deadline = time.monotonic() + LIMITS.max_render_seconds
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _Limit(limit_message("the render took longer than", "max_render_seconds")
+                         + " s")
+
+
+class _Limit(jinja2.exceptions.SecurityError):
+    """A render limit was reached (reported as ResourceLimitError)."""
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("budget", default=None)
+
+
+def _budget() -> _Budget:
+    budget = _BUDGET.get()
+    if budget is None:  # rendering outside render_template (a test, say): a fresh budget
+        budget = _Budget()
+        _BUDGET.set(budget)
+    return budget
+
+
+class _LimitedCodeGenerator(CodeGenerator):
+    """Compiles `a ~ b ~ c` to a join that checks the result's size before building it."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.limited_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _LimitedNamespace(Namespace):
+    """`namespace()`, whose attributes may not grow past the output limit (a loop that
+    doubles `ns.x` would otherwise fill memory without producing output)."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _budget().tick()
+        _check_size(value)
+        super().__setitem__(name, value)
+
+
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox (no `list.append`, no `dict.update`), bounded: no constant
+    folding at compile time (which would build `'x' * 10**8` while loading the file),
+    repetition, concatenation and powers checked before they are computed, `range`
+    counted across a render, `namespace` attributes capped, any call given an integer or a
+    value larger than the output limit refused (`center(10**8)`), and the render's clock
+    checked at every step."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+    code_generator_class = _LimitedCodeGenerator
+
+    def limited_concat(self, items: tuple[Any, ...]) -> str:
+        _budget().tick()
+        parts = [str(item) for item in items]
+        if sum(map(len, parts)) > LIMITS.max_render_chars:
+            raise _Limit(limit_message("joining these values would build more than",
+                                       "max_render_chars") + " characters")
+        return "".join(parts)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _budget().tick()
+        if operator == "+":
+            if isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple) \
+                    and len(left) + len(right) > LIMITS.max_render_chars:
+                raise _Limit(limit_message("adding these would build more than",
+                                           "max_render_chars"))
+        elif operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        elif isinstance(left, int) and isinstance(right, int) and abs(right) > 64 \
+                and abs(left) > 1:
+            raise _Limit(f"a power {left} ** {right} is too large to compute")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _budget().tick()
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) \
+                    and value > LIMITS.max_render_chars:
+                raise _Limit(limit_message(f"an argument {value:,} is larger than the output "
+                                           "limit of", "max_render_chars"))
+        result = super().call(__context, __obj, *args, **kwargs)
+        _check_size(result)
+        return result
+
+
+def _check_size(value: Any) -> None:
+    if isinstance(value, str | list | tuple | dict) and len(value) > LIMITS.max_render_chars:
+        raise _Limit(limit_message(f"a value of {len(value):,} items is larger than",
+                                   "max_render_chars"))
+
+
+def _check_repeat(sequence: Any, times: Any) -> None:
+    if isinstance(sequence, str | list | tuple) and isinstance(times, int) \
+            and len(sequence) * times > LIMITS.max_render_chars:
+        raise _Limit(limit_message(f"repeating {len(sequence):,} item(s) {times:,} times "
+                                   "would build more than", "max_render_chars"))
+
+
+def _bounded_filter(function: Any) -> Any:
+    """A filter whose integer arguments and result are held to the output limit
+    (`'x' | center(10**8)` is refused before the 100 MB string is built)."""
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        budget.tick()
+        for value in (*args[1:], *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) \
+                    and value > LIMITS.max_render_chars:
+                raise _Limit(limit_message(f"an argument {value:,} is larger than the output "
+                                           "limit of", "max_render_chars"))
+        result = function(*args, **kwargs)
+        _check_size(result)
+        return result
+
+    bounded.jinja_pass_arg = getattr(function, "jinja_pass_arg", None)  # type: ignore[attr-defined]
+    bounded.__name__ = getattr(function, "__name__", "filter")
+    return bounded
+
+
+def _counted_range(*args: int) -> range:
+    """Jinja's `range`, with every item of every call of one render counted."""
+    items = range(*args)
+    budget = _budget()
+    budget.tick()
+    budget.range_items -= len(items)
+    if budget.range_items < 0:
+        raise _Limit(limit_message("the render's range() calls yield more than",
+                                   "max_range_items") + " items")
+    return items
+
+
+ENVIRONMENT = LimitedSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=True,
     trim_blocks=True,
     lstrip_blocks=True,
+    optimized=False,
 )
 """The one Jinja environment every prompt renders in."""
+ENVIRONMENT.globals["range"] = _counted_range
+ENVIRONMENT.filters = {name: _bounded_filter(f) for name, f in ENVIRONMENT.filters.items()}
+ENVIRONMENT.globals["namespace"] = _LimitedNamespace
 
 TEMPLATE_FILENAME = "<template>"
 
@@ -51,12 +210,16 @@ def compile_section(text: str, first_line: int, where: Where) -> jinja2.Template
     source = _source(text, first_line)
     try:
         tree = ENVIRONMENT.parse(source)
+        _refuse_private_access(tree, where)
+        return ENVIRONMENT.from_string(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateSyntaxError(
             f"template syntax error: {exc.message}", **where.at(exc.lineno)
         ) from None
-    _refuse_private_access(tree, where)
-    return ENVIRONMENT.from_string(tree)
+    except RecursionError:
+        raise ResourceLimitError(
+            "the template nests too deeply to compile (blocks or expressions inside each "
+            "other); flatten it", **where.at(first_line)) from None
 
 
 def _refuse_private_access(tree: nodes.Template, where: Where) -> None:
@@ -75,6 +238,25 @@ def _const(node: nodes.Node) -> Any:
     return node.value if isinstance(node, nodes.Const) else None
 
 
+def static_limit_problems(text: str, first_line: int) -> list[tuple[int, str]]:
+    """What lint can tell before any render: a constant repetition, power or `range` that
+    is sure to pass a limit (`'x' * 10**8`, `range(10**9)`, `center(10**8)`)."""
+    tree = ENVIRONMENT.parse(_source(text, first_line))
+    found = []
+    for node in tree.find_all((nodes.Mul, nodes.Pow, nodes.Call, nodes.Filter)):
+        if isinstance(node, nodes.Call | nodes.Filter):
+            args = [*node.args, *(k.value for k in node.kwargs)]
+        else:
+            args = [node.left, node.right]  # type: ignore[attr-defined]
+        big = [a.value for a in args if isinstance(a, nodes.Const)
+               and isinstance(a.value, int) and not isinstance(a.value, bool)
+               and a.value > (64 if isinstance(node, nodes.Pow) else LIMITS.max_render_chars)]
+        if big:
+            found.append((node.lineno, limit_message(
+                f"the constant {big[0]:,} is sure to pass a render limit of", "max_render_chars")))
+    return found
+
+
 def used_variables(text: str, first_line: int) -> dict[str, int]:
     """Variables a section reads from its context, each with the first line it appears on."""
     source = _source(text, first_line)
@@ -88,8 +270,14 @@ def used_variables(text: str, first_line: int) -> dict[str, int]:
 
 def render_template(template: jinja2.Template, variables: dict[str, Any], where: Where) -> str:
     """Render one compiled section; runtime errors name the file line they happened on."""
+    token = _BUDGET.set(_Budget())
     try:
-        return template.render(variables)
+        return _bounded(template, variables)
+    except _Limit as exc:
+        raise ResourceLimitError(f"limit: {exc}", **where.at(_template_line())) from None
+    except RecursionError:
+        raise ResourceLimitError("limit: the render recursed too deeply",
+                                 **where.at(_template_line())) from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateSecurityError(f"security: {exc}", **where.at(_template_line())) from None
     except jinja2.UndefinedError as exc:
@@ -100,6 +288,21 @@ def render_template(template: jinja2.Template, variables: dict[str, Any], where:
         raise InputValidationError(
             f"render failed: {type(exc).__name__}: {exc}", **where.at(_template_line())
         ) from None
+    finally:
+        _BUDGET.reset(token)
+
+
+def _bounded(template: jinja2.Template, variables: dict[str, Any]) -> str:
+    """Render chunk by chunk, counting: the output limit stops it before it is built."""
+    budget, parts = _budget(), []
+    for chunk in template.generate(variables):
+        budget.chars -= len(chunk)
+        if budget.chars < 0:
+            raise _Limit(limit_message("the output exceeds", "max_render_chars")
+                         + " characters")
+        budget.tick()
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _template_line() -> int | None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from promptkit.templates.limits import LIMITS, limit_message
+
 __all__ = ["YamlDoc", "YamlProblem", "load_yaml"]
 
 Path_ = tuple[str | int, ...]
@@ -46,15 +48,54 @@ class YamlDoc:
 
 
 def load_yaml(text: str, first_line: int = 1) -> YamlDoc:
-    """Parse `text` (which starts at file line `first_line`); duplicate keys are errors."""
+    """Parse `text` (which starts at file line `first_line`); duplicate keys are errors, and
+    so is a document nested deeper than `max_yaml_depth` or one whose aliases would expand
+    past `max_yaml_nodes` (checked on the events, before anything is built)."""
     try:
+        _check_shape(text, first_line)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + first_line if mark is not None else None
-        raise YamlProblem(f"not valid YAML: {exc}", line) from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        column = f", column {mark.column + 1}" if mark is not None else ""
+        text = " ".join(f"{problem}{f' ({context})' if context else ''}".split())
+        raise YamlProblem(f"not valid YAML: {text}{column}", line) from None
     return YamlDoc(data, node, _positions(node, first_line, ()))
+
+
+def _check_shape(text: str, first_line: int) -> None:
+    """Depth and expanded size from the parser's events: an alias counts as many nodes as
+    the anchored node it repeats, so the 'billion laughs' is refused in microseconds."""
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, nodes so far] per open collection
+    total_limit, depth_limit = LIMITS.max_yaml_nodes, LIMITS.max_yaml_depth
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = (event.start_mark.line if event.start_mark else 0) + first_line
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > depth_limit:
+                raise YamlProblem(limit_message("the YAML nests deeper than", "max_yaml_depth"),
+                                  line)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor, count = stack.pop()
+            if anchor:
+                sizes[anchor] = count
+            stack[-1][1] += count
+        elif isinstance(event, yaml.AliasEvent):
+            stack[-1][1] += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            stack[-1][1] += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        if sum(entry[1] for entry in stack) > total_limit:
+            raise YamlProblem(limit_message("the YAML (its aliases expanded) holds more nodes "
+                                            "than", "max_yaml_nodes"), line)
 
 
 def _positions(node: Any, first_line: int, prefix: Path_) -> dict[Path_, int]:
