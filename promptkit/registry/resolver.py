@@ -25,6 +25,7 @@ from promptkit.errors import (
     StaleRegistryWarning,
     UsageError,
 )
+from promptkit.hashing import content_hash
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.published import load_verified
 from promptkit.registry.records import Pin, check_env
@@ -98,7 +99,8 @@ class Resolver:
     ) -> None:
         self.registry = registry
         self.ttl = ttl
-        self.disk = DiskCache(cache_dir) if cache_dir is not None else None
+        self.disk = (DiskCache(Path(cache_dir) / _registry_key(registry.url))
+                     if cache_dir is not None else None)
         self.library = library
         self._clock = clock
         self._keys: dict[tuple[str, str | None, str | None], Key] = {}
@@ -282,6 +284,12 @@ class Resolver:
         """The model config a resolved prompt calls with: inline, or by name."""
         model = resolved.prompt.meta.model
         return model if isinstance(model, ModelConfig) else self.config(model or default)
+
+
+def _registry_key(url: str) -> str:
+    """The folder of one registry's last-known copies: two databases never share one (a pin
+    of one is never served as 'last known' for another)."""
+    return content_hash(url).split(":", 1)[1][:16]
 
 
 def _canonical(name: str, env: str | None, version: str | None) -> Key:

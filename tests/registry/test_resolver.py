@@ -66,7 +66,8 @@ def test_serves_the_pinned_version_from_the_registry_without_local_files(
     assert messages[-1] == {"role": "user", "content": "Great value, awful support."}
     assert resolver.get("sentiment@production") is got
     assert resolver.get("sentiment", version="1.2.0").source == "registry"
-    saved = json.loads((tmp_path / "cache/pins/sentiment/production.json").read_text())
+    [saved_file] = (tmp_path / "cache").glob("*/pins/sentiment/production.json")
+    saved = json.loads(saved_file.read_text())
     assert (saved["version"], saved["content_hash"]) == ("1.1.0", got.content_hash)
 
 
@@ -202,7 +203,7 @@ def test_a_tampered_disk_copy_is_not_served(
     published(f"sqlite:///{path}", library, ("1.0.0", "production")).close()
     cache = tmp_path / "cache"
     Resolver(Registry(f"sqlite:///{path}"), cache_dir=cache).get("sentiment", env="production")
-    copy = cache / "pins/sentiment/production.json"
+    [copy] = cache.glob("*/pins/sentiment/production.json")
     entry = json.loads(copy.read_text())
     copy.write_text(json.dumps({**entry, "source": entry["source"].replace("Classify", "Leak")}))
     path.unlink()
@@ -294,7 +295,7 @@ def test_promptkit_get_uses_the_project_settings(
     monkeypatch.setattr(resolver_module, "_default", None)
     got = get("sentiment", env="production")
     assert (got.version, got.source) == ("1.1.0", "registry")
-    assert (project / ".promptkit/cache/pins/sentiment/production.json").is_file()
+    assert list((project / ".promptkit/cache").glob("*/pins/sentiment/production.json"))
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("select count(*) from promptkit_pins")).scalar() == 1
 
@@ -332,3 +333,17 @@ def test_config_set_reaches_promptkit_model_configs_and_list_shows_both_sources(
         ("default", "stored-model", "registry r1"), ("fast", "small-model", "registry r1")]
     shown = json.loads(run("config", "show", "default"))
     assert (shown["model"], shown["source"]) == ("stored-model", "registry r1")
+
+
+def test_the_disk_cache_of_one_registry_is_never_served_for_another(
+    tmp_path: Path, library: PromptLibrary,
+) -> None:
+    """Two databases, one cache folder: a pin of the first must not become the 'last
+    known' version of the second while the second is down."""
+    cache = tmp_path / "cache"
+    first = published(f"sqlite:///{tmp_path / 'a.db'}", library, ("1.0.0", "production"))
+    Resolver(first, cache_dir=cache).get("sentiment", env="production")
+    second = Registry(f"sqlite:///{tmp_path / 'missing' / 'b.db'}", create=False)
+    with pytest.raises(RegistryUnavailableError):
+        Resolver(second, cache_dir=cache).get("sentiment", env="production")
+    assert len(list(cache.iterdir())) == 1  # one folder per registry
