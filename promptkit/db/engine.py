@@ -15,7 +15,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from promptkit.errors import RegistryUnavailableError
+from promptkit.errors import ConfigError, RegistryUnavailableError
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -38,8 +38,13 @@ _WRITE = "promptkit_write"
 
 
 def redact(url: str | URL) -> str:
-    """The URL as safe to print: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL as safe to print: the password hidden (text that is no URL at all is shown
+    quoted, with anything after an '@' hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        text = str(url)
+        return repr(text.split("@")[-1] if "@" in text else text)
 
 
 def is_mysql(engine: Engine | Connection) -> bool:
@@ -50,16 +55,36 @@ def create_registry_engine(url: str | URL, *, create: bool = True) -> Engine:
     """An engine with sensible options for its dialect. SQLite: WAL, a busy timeout, pooled
     connections dropped when the file is replaced or removed, and the file's folder made
     when `create` (else a missing file counts as an unreachable registry). Servers: a
-    connect timeout and a liveness check before each use of a pooled connection."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, create)
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    return sa.create_engine(
-        parsed, pool_pre_ping=True, pool_recycle=3600, connect_args=connect_args
-    )
+    connect timeout and a liveness check before each use of a pooled connection.
+
+    A URL that is not one, a database kind that is not installed, or a folder that cannot
+    be made is a one-line `ConfigError` naming the URL (its password hidden)."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, create)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+        return sa.create_engine(
+            parsed, pool_pre_ping=True, pool_recycle=3600, connect_args=connect_args
+        )
+    except (exc.ArgumentError, exc.NoSuchModuleError, ValueError) as error:
+        raise ConfigError(
+            f"database URL {redact(url)} cannot be used: {_first_line(error)}; expected "
+            f"sqlite:///PATH, postgresql+psycopg://USER@HOST/DB (promptkit[postgres]) or "
+            f"mysql+pymysql://USER@HOST/DB (promptkit[mysql])") from None
+    except ImportError as error:
+        raise ConfigError(f"database URL {redact(url)} needs a driver that is not installed "
+                          f"({error.name or error}): install promptkit[postgres] or "
+                          f"promptkit[mysql]") from None
+    except OSError as error:
+        raise ConfigError(f"database URL {redact(url)}: cannot make its folder: "
+                          f"{error.strerror or error}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _sqlite_engine(url: URL, create: bool) -> Engine:

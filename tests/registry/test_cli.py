@@ -138,3 +138,20 @@ def test_a_typo_in_env_is_refused_with_the_known_environments(run, project: Path
     (project / "pyproject.toml").write_text(text + '\n[tool.promptkit]\nenvironments = '
                                             '["production", "staging", "qa"]\n')
     assert run("pin", "sentiment", "1.2.0", "--env", "qa", "--reason", "declared")[0] == 0
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("notaurl", "database URL 'notaurl' cannot be used: Could not parse"),
+    ("nosuchdb://x/y", "database URL nosuchdb://x/y cannot be used: Can't load plugin"),
+    ("sqlite:////proc/no/such/folder/x.db", "cannot make its folder"),
+])
+def test_a_bad_database_url_is_one_line_and_exit_2_in_every_command(
+    project: Path, monkeypatch: pytest.MonkeyPatch, url: str, said: str,
+) -> None:
+    monkeypatch.setenv("PROMPTKIT_DB_URL", url)
+    for args in (["pins"], ["publish"], ["config", "list"],
+                 ["pin", "sentiment", "1.2.0", "--env", "production", "--reason", "x"]):
+        result = CliRunner().invoke(cli, ["--project", str(project), *args])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2, (args, result.output)
+        assert len(lines) == 1 and said in lines[0], (args, result.output)
