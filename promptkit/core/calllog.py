@@ -307,7 +307,9 @@ class CallLog:
     `run_id` (default: a new id) marks every entry unless the call's metadata has its own;
     `redactors` run in order before `scrub_secrets` (with `secrets`: literal values to hide
     whatever their variables are called). SIGTERM is handled when the log is
-    made on the main thread and `handle_sigterm` is true.
+    made on the main thread and `handle_sigterm` is true: the log is closed within
+    `sigterm_timeout_s` (what a stalled sink has not written by then is counted and
+    reported), then the previous handler runs.
     """
 
     def __init__(
@@ -322,6 +324,7 @@ class CallLog:
         max_queue: int = 10_000,
         retry_interval_s: float = 1.0,
         handle_sigterm: bool = True,
+        sigterm_timeout_s: float = 5.0,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex
         self.batch_size = batch_size
@@ -329,6 +332,8 @@ class CallLog:
         self.max_queue = max_queue
         self.retry_interval_s = retry_interval_s
         self.dropped = 0
+        self.sigterm_timeout_s = sigterm_timeout_s
+        self._in_flight = 0
         self._drop_reasons: set[str] = set()
         self._scrubber = Scrubber(also=secrets)
         self._redactors: tuple[Redactor, ...] = tuple(redactors)
@@ -388,21 +393,40 @@ class CallLog:
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Write everything queued, stop the writer, close the sinks (idempotent)."""
+        """Write everything queued, stop the writer, close the sinks (idempotent). Returns
+        within `timeout` whatever the sinks do: a sink that does not answer in time (a
+        stalled database) is left to its writer thread, and the rows not written are
+        counted in `dropped` and reported in a warning."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
-            self._queue.put(_STOP, timeout=timeout)
-        self._thread.join(timeout)
-        self._drain()
-        with self._write_lock:
-            self._give_up()
-            for state in self._sinks:
-                _quietly(state.sink.close)
+            self._queue.put(_STOP, timeout=_left(deadline))
+        self._thread.join(_left(deadline))
+        left = _left(deadline)
+        if self._thread.is_alive() or not self._write_lock.acquire(
+                timeout=-1 if left is None else left):
+            self._abandon()
+        else:
+            try:
+                self._drain()
+                self._give_up()
+                for state in self._sinks:
+                    _quietly(state.sink.close)
+            finally:
+                self._write_lock.release()
         atexit.unregister(self.close)
         self._uninstall_sigterm()
+
+    def _abandon(self) -> None:
+        """The writer is stuck in a sink past the deadline: count what it will not write."""
+        queued = sum(1 for item in self._take_queued() if not isinstance(item, _Flush))
+        stuck = sum(len(s.backlog) for s in self._sinks) + self._in_flight
+        if queued or stuck:
+            self._drop(queued + stuck, "close", "a sink did not answer before close's "
+                       "deadline (the rows in its hands may still be written)")
 
     # -- the writer thread ------------------------------------------------------------------
 
@@ -442,8 +466,12 @@ class CallLog:
     def _write(self, records: Sequence[CallRecord]) -> None:
         entries = self._entries(records)
         with self._write_lock:
-            for state in self._sinks:
-                self._write_sink(state, entries)
+            self._in_flight = len(entries)
+            try:
+                for state in self._sinks:
+                    self._write_sink(state, entries)
+            finally:
+                self._in_flight = 0
 
     def _entries(self, records: Sequence[CallRecord]) -> list[CallLogEntry]:
         entries: list[CallLogEntry] = []
@@ -479,18 +507,22 @@ class CallLog:
 
     def _drain(self) -> None:
         """Write what is still queued (the writer stopped or timed out) and release flushes."""
-        records: list[CallRecord] = []
+        records = [item for item in self._take_queued() if not isinstance(item, _Flush)]
+        if records:
+            self._write(records)
+
+    def _take_queued(self) -> list[Any]:
+        """Empty the queue: its records (and flush markers, released)."""
+        taken: list[Any] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return taken
             if isinstance(item, _Flush):
                 item.done.set()
             elif item is not _STOP:
-                records.append(item)
-        if records:
-            self._write(records)
+                taken.append(item)
 
     def _give_up(self) -> None:
         """At close: one last try for each sink's backlog, then count what is left."""
@@ -526,12 +558,17 @@ class CallLog:
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         """Write everything, then do what was done before: by default, end the process."""
         previous = self._previous
-        self.close()
+        self.close(self.sigterm_timeout_s)
         if callable(previous):
             previous(signum, frame)
         elif previous != signal.SIG_IGN:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left before `deadline` (None: no deadline; never negative)."""
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
 def _warn(message: str) -> None:
