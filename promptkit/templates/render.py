@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -223,7 +224,30 @@ def compile_section(text: str, first_line: int, where: Where) -> jinja2.Template
 
 
 def _refuse_private_access(tree: nodes.Template, where: Where) -> None:
-    """Refuse `x.__class__`, `x._private` and `x['__globals__']` before anything runs."""
+    """Refuse `x.__class__`, `x._private` and `x['__globals__']` before anything runs, and
+    the shapes that reach them by other roads: `attr` with a name starting with '_' or
+    computed at run time, `'{0.__class__}'.format(x)`, and include/import/extends (a prompt
+    has no loader: another file is never read)."""
+    for shape in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        raise TemplateSecurityError(
+            "security: a prompt cannot include, import or extend another template (there is "
+            "no loader; put the text in this file)", **where.at(shape.lineno))
+    for found in tree.find_all(nodes.Filter):
+        if found.name == "attr":
+            name = _const(found.args[0]) if found.args else None
+            if not isinstance(name, str) or name.startswith("_"):
+                raise TemplateSecurityError(
+                    "security: attr() must name a public attribute written in the template, "
+                    f"not {name!r} (a name computed at run time could reach Python internals)",
+                    **where.at(found.lineno))
+    for call in tree.find_all(nodes.Call):
+        method = call.node
+        if (isinstance(method, nodes.Getattr) and method.attr in ("format", "format_map")
+                and isinstance(_const(method.node), str)
+                and _FIELD_ATTRIBUTE.search(_const(method.node))):
+            raise TemplateSecurityError(
+                "security: a format string reaches for an attribute or item of a value "
+                "({0.x} or {0[x]}); use the value directly", **where.at(call.lineno))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else _const(node.arg)  # type: ignore[attr-defined]
         if isinstance(name, str) and name.startswith("_"):
@@ -232,6 +256,10 @@ def _refuse_private_access(tree: nodes.Template, where: Where) -> None:
                 "are Python internals and are refused in the sandbox",
                 **where.at(node.lineno),
             )
+
+
+_FIELD_ATTRIBUTE = re.compile(r"\{[^{}!:]*[.\[]")
+"""A `str.format` replacement field with attribute or item access (`{0.__class__}`)."""
 
 
 def _const(node: nodes.Node) -> Any:

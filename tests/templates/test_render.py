@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from promptkit.errors import InputValidationError, TemplateSecurityError
@@ -30,8 +32,8 @@ def test_reaching_for_python_internals_is_a_security_error(expression: str) -> N
 
 
 def test_the_sandbox_also_refuses_at_render_time() -> None:
-    # An attribute name computed at run time escapes the static check; the sandbox catches it.
-    prompt = parse_prompt(make("user:\n{{ text|attr('__class__') }}\n"))
+    # An item name computed at run time escapes the static check; the sandbox catches it.
+    prompt = parse_prompt(make("user:\n{% set k = '__' ~ 'class__' %}{{ text[k] }}\n"))
     with pytest.raises(TemplateSecurityError) as info:
         prompt.render(text="x")
     assert info.value.line == 8
@@ -100,3 +102,32 @@ def test_sections_that_render_empty_are_left_out() -> None:
 def test_several_messages_of_the_same_role_keep_their_order() -> None:
     body = "user:\nQ1\nassistant:\nA1\nuser:\n{{ text }}\n"
     assert [m["content"] for m in parse_prompt(make(body)).render(text="Q2")] == ["Q1", "A1", "Q2"]
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ("{{ x | attr('__class__') }}", "attr() must name a public attribute"),
+    ("{{ x | attr(name) }}", "computed at run time"),
+    ("{{ '{0.__class__.__mro__}'.format(x) }}", "a format string reaches for an attribute"),
+    ("{{ '{0[__globals__]}'.format(x) }}", "a format string reaches for an attribute"),
+    ("{% include 'other.prompt' %}", "cannot include, import or extend"),
+    ("{% import 'macros' as m %}", "cannot include, import or extend"),
+    ("{% extends 'base' %}", "cannot include, import or extend"),
+])
+def test_shapes_that_reach_around_the_sandbox_are_refused_at_load(body: str, said: str) -> None:
+    """Refused when the file is loaded (so lint reports them as PK003), not left to the
+    sandbox at run time."""
+    from promptkit.errors import TemplateSecurityError
+    from promptkit.templates import parse_prompt
+
+    text = f"---\nname: p\nversion: 1.0.0\ninputs:\n  x: string\n  name: string\n---\nuser:\n{body}\n"
+    with pytest.raises(TemplateSecurityError, match=re.escape(said)) as caught:
+        parse_prompt(text)
+    assert caught.value.line == 9
+
+
+def test_public_attr_and_plain_format_still_work() -> None:
+    from promptkit.templates import parse_prompt
+
+    text = ("---\nname: p\nversion: 1.0.0\ninputs:\n  x: string\n---\nuser:\n"
+            "{{ 'Hello {}!'.format(x) }} {{ x | attr('upper') is defined }}\n")
+    assert parse_prompt(text).render(x="Ada")[0]["content"] == "Hello Ada! True"
