@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
 
+from promptkit.evals.stats import half_binomial_cdf
+
 __all__ = [
     "CaseEvidence",
     "CriticalState",
@@ -189,7 +191,7 @@ def critical_state(case: CaseEvidence, alpha: float) -> CriticalState:
     wins = sum(c > b for b, c in case.fresh)
     if losses > wins and sign_test(losses, wins) <= alpha:
         return "broken"
-    if case.fresh and _binomial_cdf(losses, len(case.fresh)) <= alpha:
+    if case.fresh and half_binomial_cdf(losses, len(case.fresh)) <= alpha:
         return "cleared"
     return "open"
 
@@ -199,14 +201,7 @@ def sign_test(losses: int, wins: int) -> float:
     n = losses + wins
     if n == 0:
         return 1.0
-    return 1 - _binomial_cdf(losses - 1, n) if losses > 0 else 1.0
-
-
-def _binomial_cdf(k: int, n: int) -> float:
-    """P(X <= k) for X ~ Binomial(n, 1/2)."""
-    if k < 0:
-        return 0.0
-    return min(1.0, sum(math.comb(n, i) for i in range(min(k, n) + 1)) / 2**n)
+    return 1 - half_binomial_cdf(losses - 1, n) if losses > 0 else 1.0
 
 
 Sampler = Callable[[Sequence[CaseEvidence], int], tuple[int, float]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["EXACT_INTEGERS_UP_TO", "mcnemar_exact"]
+__all__ = ["EXACT_INTEGERS_UP_TO", "half_binomial_cdf", "mcnemar_exact"]
 
 EXACT_INTEGERS_UP_TO = 20_000
 """Discordant pairs up to which the McNemar tail is summed in exact integers (~0.1 s);
@@ -23,14 +23,23 @@ def mcnemar_exact(regressions: int, improvements: int) -> float:
     n = regressions + improvements
     if n == 0:
         return 1.0
-    smaller = min(regressions, improvements)
+    return min(1.0, 2 * half_binomial_cdf(min(regressions, improvements), n))
+
+
+def half_binomial_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2): summed in exact integers up to
+    `EXACT_INTEGERS_UP_TO` trials, in log space beyond."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
     if n > EXACT_INTEGERS_UP_TO:
-        return min(1.0, 2 * _log_space_tail(n, smaller))
+        return _log_space_tail(n, k)
     term = tail = 1  # C(n, 0); each next term from the last one, in exact integers
-    for k in range(smaller):
-        term = term * (n - k) // (k + 1)
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
         tail += term
-    return min(1.0, 2 * tail / 2**n)
+    return tail / 2**n
 
 
 def _log_space_tail(n: int, upto: int) -> float:
