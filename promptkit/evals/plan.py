@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from promptkit.evals.power import disagreement
 from promptkit.evals.sequential import CaseEvidence, Design, decide
 
 __all__ = ["Plan", "Scenario", "plan_gate"]
@@ -67,7 +68,7 @@ def plan_gate(rates: Sequence[tuple[int, int]], *, effect: float, margin: float,
         _scenario(f"fails {2 * broken} case(s) half the time", base, flaky, margin,
                   confidence, design, trials, rng),
     )
-    return Plan(n_cases, sum(n for _, n in rates), _noise(rates), scenarios)
+    return Plan(n_cases, sum(n for _, n in rates), disagreement(rates), scenarios)
 
 
 def _scenario(name: str, base: list[float], cand: list[float], margin: float,
@@ -99,13 +100,3 @@ def _pair(b: float, c: float, rng: random.Random) -> tuple[float, float]:
 
 def _reseeded(design: Design, trial: int) -> Design:
     return replace(design, seed=design.seed + trial)
-
-
-def _noise(rates: Sequence[tuple[int, int]]) -> float | None:
-    """Pairs of answers to the same case that disagree, over cases answered more than once."""
-    disagree = pairs = 0
-    for k, n in rates:
-        if n > 1:
-            disagree += k * (n - k)
-            pairs += n * (n - 1) // 2
-    return disagree / pairs if pairs else None

@@ -4,14 +4,14 @@ detected, and what it would take to detect one of a given size."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Any
 
 from promptkit.evals.sequential import CaseEvidence, Look
 
-__all__ = ["POWER", "Power", "noise", "power"]
+__all__ = ["POWER", "Power", "disagreement", "noise", "power"]
 
 POWER = 0.8
 """The detection probability the statements are made at."""
@@ -40,15 +40,20 @@ class Power:
 
 
 def noise(cases: Sequence[CaseEvidence], side: int) -> float | None:
-    """The share of pairs of fresh answers (same case, same version) that disagree."""
-    disagree, pairs = 0.0, 0
-    for case in cases:
-        if case.exact or len(case.fresh) < 2:
-            continue
-        scores = [pair[side] for pair in case.fresh]
-        k = len(scores)
-        disagree += sum(abs(a - b) for i, a in enumerate(scores) for b in scores[i + 1:])
-        pairs += k * (k - 1) // 2
+    """The share of pairs of fresh answers (same case, same version) that disagree (each
+    answer passed or failed: a score of 1 or 0)."""
+    return disagreement((round(sum(pair[side] for pair in case.fresh)), len(case.fresh))
+                        for case in cases if not case.exact)
+
+
+def disagreement(tallies: Iterable[tuple[int, int]]) -> float | None:
+    """From each case's (answers passed, answers), the share of pairs of answers to the same
+    case that disagree (None: no case was answered twice)."""
+    disagree = pairs = 0
+    for passed, answers in tallies:
+        if answers > 1:
+            disagree += passed * (answers - passed)
+            pairs += answers * (answers - 1) // 2
     return disagree / pairs if pairs else None
 
 
