@@ -65,7 +65,8 @@ class Gate:
             rows, source = self.results(cand, chosen)
             return compare(_version_ref(base, base_label, source),
                            _version_ref(cand, cand_label, source), rows, rows, self.thresholds)
-        (base_rows, base_source), (cand_rows, cand_source) = self._first_pass(base, cand, chosen)
+        (base_rows, base_source), (cand_rows, cand_source) = self.first_answers([base, cand],
+                                                                                chosen)
         return self.compare(_version_ref(base, base_label, base_source),
                             _version_ref(cand, cand_label, cand_source), base_rows, cand_rows,
                             {"baseline": base, "candidate": cand}, chosen)
@@ -168,40 +169,29 @@ class Gate:
 
     # -- the first pass -----------------------------------------------------------------
 
-    def _first_pass(self, base: Prompt, cand: Prompt, suites: Sequence[Suite]
-                    ) -> tuple[tuple[Rows, str], tuple[Rows, str]]:
-        """Both versions' first answers, their calls made together."""
-        stored = {p.ref: self._stored_all(p, suites) for p in (base, cand)}
-        items = [EvalItem(s, c, p) for p in (base, cand) for s in suites if s.name not in
-                 stored[p.ref][0] for c in s.cases]
-        results = self.session.run(items) if items else []
-        self.ran += results
-        by_ref: dict[str, Rows] = {base.ref: [], cand.ref: []}
-        for result in results:
-            by_ref[f"{result.prompt}@{result.version}"].append(result.row())
-        out = []
-        for prompt in (base, cand):
-            reused, runs = stored[prompt.ref]
-            sources = [f"stored run {r} (reused)" for r in runs]
-            if by_ref[prompt.ref]:
-                sources.append(f"ran ({self.session.options.record.value})")
-            rows = [row for suite_rows in reused.values() for row in suite_rows]
-            out.append((rows + by_ref[prompt.ref], "; ".join(dict.fromkeys(sources))))
-        return out[0], out[1]
-
     def results(self, prompt: Prompt, suites: Sequence[Suite]) -> tuple[Rows, str]:
         """One version's first answers over `suites`, and where they came from."""
-        reused, runs = self._stored_all(prompt, suites)
-        rows = [row for suite_rows in reused.values() for row in suite_rows]
-        sources = [f"stored run {r} (reused)" for r in runs]
-        to_run = [EvalItem(s, c, prompt) for s in suites if s.name not in reused
-                  for c in s.cases]
-        if to_run:
-            results = self.session.run(to_run)
-            self.ran += results
-            rows += [r.row() for r in results]
-            sources.append(f"ran ({self.session.options.record.value})")
-        return rows, "; ".join(dict.fromkeys(sources))
+        return self.first_answers([prompt], suites)[0]
+
+    def first_answers(self, prompts: Sequence[Prompt], suites: Sequence[Suite]
+                      ) -> list[tuple[Rows, str]]:
+        """Each version's first answers over `suites` (stored ones when `reuse` finds them,
+        else run now, all versions' calls together), and where they came from."""
+        stored = [self._stored_all(p, suites) for p in prompts]
+        items = [EvalItem(s, c, p) for p, (reused, _) in zip(prompts, stored, strict=True)
+                 for s in suites if s.name not in reused for c in s.cases]
+        results = self.session.run(items) if items else []
+        self.ran += results
+        out = []
+        for prompt, (reused, runs) in zip(prompts, stored, strict=True):
+            ran = [r.row() for r in results if (r.prompt, r.version) == (prompt.name,
+                                                                          prompt.version)]
+            sources = [f"stored run {r} (reused)" for r in runs]
+            if ran:
+                sources.append(f"ran ({self.session.options.record.value})")
+            rows = [row for suite_rows in reused.values() for row in suite_rows]
+            out.append((rows + ran, "; ".join(dict.fromkeys(sources))))
+        return out
 
     def _stored_all(self, prompt: Prompt, suites: Sequence[Suite]
                     ) -> tuple[dict[str, Rows], list[str]]:
