@@ -41,7 +41,7 @@ from promptkit.core.attempts import AttemptLoop, CallSpec
 from promptkit.core.breaker import CircuitBreaker
 from promptkit.core.hooks import CallHooks
 from promptkit.core.loop_thread import LoopThread
-from promptkit.core.prompt_call import PromptLike, prompt_options
+from promptkit.core.prompt_call import PromptLike, prompt_call
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import StreamEvent, stream_events
@@ -235,9 +235,8 @@ class AsyncClient:
         """Render `prompt` with `variables` and call the model with the prompt's own settings
         (model config, output spec, temperature, token limit; `config` overrides the model
         config). `options` as for `call` (`deadline_s`, `max_reasks`, `extra`)."""
-        messages = prompt.render(dict(variables or {}))
-        chosen = prompt_options(prompt, config=config, default_config=default_config,
-                                metadata=metadata)
+        messages, chosen = prompt_call(prompt, variables, config=config,
+                                       default_config=default_config, metadata=metadata)
         return await self.call(messages, **chosen, **options)
 
     def stream_spec(self, spec: CallSpec) -> AsyncGenerator[StreamEvent, None]:
@@ -358,9 +357,8 @@ class Client:
         metadata: Mapping[str, Any] | None = None, **options: Any,
     ) -> Generator[StreamEvent, None, None]:
         """Render `prompt` and stream the call with the prompt's own settings."""
-        messages = prompt.render(dict(variables or {}))
-        chosen = prompt_options(prompt, config=config, default_config=default_config,
-                                metadata=metadata)
+        messages, chosen = prompt_call(prompt, variables, config=config,
+                                       default_config=default_config, metadata=metadata)
         return self.stream(messages, **chosen, **options)
 
     def _iterate(

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from promptkit.core.types import Message, ModelConfig, OutputSpec
 
-__all__ = ["PromptLike", "prompt_options"]
+__all__ = ["PromptLike", "prompt_call", "prompt_options"]
 
 
 class _Meta(Protocol):
@@ -56,3 +56,13 @@ def prompt_options(prompt: PromptLike, *, config: str | ModelConfig | None = Non
         "metadata": {"prompt": prompt.name, "version": prompt.version,
                      "content_hash": prompt.content_hash, **(metadata or {})},
     }  # fmt: skip
+
+
+def prompt_call(prompt: PromptLike, variables: Mapping[str, Any] | None = None, *,
+                config: str | ModelConfig | None = None, default_config: str = "default",
+                metadata: Mapping[str, Any] | None = None
+                ) -> tuple[list[Message], dict[str, Any]]:
+    """`prompt` rendered with `variables`, and the options of its call (`prompt_options`):
+    what `call_prompt` and `stream_prompt` send."""
+    return prompt.render(dict(variables or {})), prompt_options(
+        prompt, config=config, default_config=default_config, metadata=metadata)
