@@ -53,11 +53,10 @@ _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("budget
 
 
 def _budget() -> _Budget:
-    budget = _BUDGET.get()
-    if budget is None:  # rendering outside render_template (a test, say): a fresh budget
-        budget = _Budget()
-        _BUDGET.set(budget)
-    return budget
+    """The current render's budget. A template rendered outside `render_template` has none:
+    each check then gets a fresh one (bounding that step), never one stored in the context,
+    whose clock would run out for every later render in it."""
+    return _BUDGET.get() or _Budget()
 
 
 class _LimitedCodeGenerator(CodeGenerator):
