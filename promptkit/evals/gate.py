@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from promptkit.errors import UsageError
+from promptkit.evals.figures import milliseconds, points, signed_percent, usd
 from promptkit.evals.power import Power, power
 from promptkit.evals.sequential import CaseEvidence, Design, Outcome, decide
 from promptkit.evals.stats import mcnemar_exact
@@ -508,16 +509,16 @@ def _checks(cases: Sequence[CaseComparison], stats: GateStats, outcome: Outcome,
         checks.append(Check("min pass rate", _status(rate >= limits.min_pass_rate),
                             f"candidate {rate:.1%}, minimum {limits.min_pass_rate:.1%}"))
     if limits.max_cost_increase is not None:
-        checks.append(_increase("cost increase", cost, limits.max_cost_increase, _usd))
+        checks.append(_increase("cost increase", cost, limits.max_cost_increase, usd))
     if limits.max_latency_increase is not None:
         checks.append(_increase("p50 latency increase", latency, limits.max_latency_increase,
-                                _ms))
+                                milliseconds))
     return checks
 
 
 def _difference(stats: GateStats, outcome: Outcome, limits: Thresholds) -> Check:
-    interval = (f"diff {_pts(stats.diff)}, {limits.confidence:.0%} CI "
-                f"[{_pts(stats.ci_low)}, {_pts(stats.ci_high)}]")
+    interval = (f"diff {points(stats.diff)}, {limits.confidence:.0%} CI "
+                f"[{points(stats.ci_low)}, {points(stats.ci_high)}]")
     final = outcome.final
     margin = f"-{limits.margin * 100:g} pts"
     if final is not None and final.verdict == "pass":
@@ -556,22 +557,10 @@ def _mean(values: Sequence[float]) -> float:
 
 def _increase(name: str, change: Change, limit: float, unit: Any) -> Check:
     rel = change.relative
-    shown = "+inf" if math.isinf(rel) else f"{rel:+.1%}"
     return Check(name, _status(rel <= limit + 1e-12),
-                 f"{unit(change.baseline)} -> {unit(change.candidate)} ({shown}), "
+                 f"{unit(change.baseline)} -> {unit(change.candidate)} "
+                 f"({signed_percent(rel)}), "
                  f"limit +{limit:.0%}")
-
-
-def _pts(fraction: float) -> str:
-    return f"{fraction * 100:+.1f} pts"
-
-
-def _usd(value: float) -> str:
-    return f"${value:.4f}"
-
-
-def _ms(value: float) -> str:
-    return f"{value * 1000:.0f} ms"
 
 
 def _median(values: Sequence[float]) -> float:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
+from promptkit.evals.figures import signed_percent
 from promptkit.evals.gate import Change, GateReport
 
-__all__ = ["evidence_lines", "points", "relative", "verdict_sentence"]
-
-
-def points(fraction: float) -> str:
-    """A pass-rate difference in percentage points: `-7.5 pts`."""
-    return f"{fraction * 100:+.1f} pts"
+__all__ = ["evidence_lines", "relative", "verdict_sentence"]
 
 
 def relative(change: Change) -> str:
     """The candidate's change relative to the baseline: `+12.0%` (`+inf` from zero)."""
-    rel = change.relative
-    return "+inf" if math.isinf(rel) else f"{rel:+.1%}"
+    return signed_percent(change.relative)
 
 
 def verdict_sentence(report: GateReport) -> str:

@@ -8,9 +8,9 @@ import difflib
 import re
 from html import escape
 
+from promptkit.evals.figures import points as _pts
 from promptkit.evals.gate import CaseComparison, GateReport
 from promptkit.evals.reports._format import evidence_lines, verdict_sentence
-from promptkit.evals.reports._format import points as _pts
 from promptkit.evals.reports._format import relative as _relative
 
 __all__ = ["html_report"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from promptkit.evals.figures import points as _pts
 from promptkit.evals.gate import CaseComparison, GateReport, VersionRef
 from promptkit.evals.reports._format import evidence_lines, verdict_sentence
-from promptkit.evals.reports._format import points as _pts
 from promptkit.evals.reports._format import relative as _relative
 
 __all__ = ["markdown_summary"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from promptkit.evals.figures import points
 from promptkit.evals.gate import GateReport
-from promptkit.evals.reports._format import evidence_lines, points, verdict_sentence
+from promptkit.evals.reports._format import evidence_lines, verdict_sentence
 
 __all__ = ["text_summary"]
 
