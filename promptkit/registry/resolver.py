@@ -143,8 +143,9 @@ class Resolver:
         bare, part = parse_ref(name) if "@" in name else (name, None)
         if env is not None or version not in (None, LATEST) or part not in (None, LATEST):
             return name, env, version
-        if self.library is not None and self.library.versions(bare):
-            return bare, None, self.library.versions(bare)[-1]
+        files = self.library.versions(bare) if self.library is not None else []
+        if files:
+            return bare, None, files[-1]
         published = self.registry.versions(bare)
         if not published:
             raise NotPublishedError(f"{bare} has no version in {self.registry.url}")
