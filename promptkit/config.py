@@ -31,6 +31,25 @@ class Settings:
     """The environments a pin may name (comma-separated; `environments = [...]` in
     pyproject.toml): a typo in `--env` is refused instead of creating a new one."""
 
+    registry_wait_s: str = "0.05"
+    """The longest `promptkit.get()` waits on the registry when it has a version to serve
+    meanwhile (from memory, or the last-known copy on disk)."""
+    registry_timeout_s: str = "2"
+    """How long a registry query may go unanswered before it counts as an outage (last-known
+    versions served, marked stale) and the longest a first `get()` with nothing known waits."""
+
+    def seconds(self, name: str) -> float:
+        """A duration setting as a number, or a one-line `ConfigError` naming it."""
+        text = str(getattr(self, name))
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value > 0 or value == float("inf"):
+            raise ConfigError(f"setting {name} (PROMPTKIT_{name.upper()} or [tool.promptkit] "
+                              f"{name}) is {text!r}: expected a number of seconds above 0")
+        return value
+
     @property
     def environment_names(self) -> tuple[str, ...]:
         return tuple(e.strip() for e in self.environments.split(",") if e.strip())

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 # matching. The plugin imports the eval stack only when a run has eval items, so it is
 # imported here once, before any pytester run.
 from promptkit.evals import gate_run, reports, session  # noqa: F401
-from promptkit.testing import FakeOpenAIServer
+from promptkit.testing import FakeOpenAIServer, TcpProxy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -131,3 +131,14 @@ def mysql_url() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest) -> str:
     """The same test on SQLite, PostgreSQL and MariaDB."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def postgres_proxy_url(postgres_url: str) -> Iterator[tuple[str, TcpProxy]]:
+    """The per-test PostgreSQL schema reached through a proxy the test can stop."""
+    url = make_url(postgres_url)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    try:
+        yield url.set(port=proxy.port).render_as_string(hide_password=False), proxy
+    finally:
+        proxy.stop()

@@ -1,4 +1,4 @@
-"""What many test folders share: a model config for the fake server and promptkit's retries
+"""What many test folders share: a model config for the fake server, promptkit's retries
 shrunk to milliseconds. (Fixtures live in the folders' conftest.py; plain helpers here.)"""
 
 from __future__ import annotations

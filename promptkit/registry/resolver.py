@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import Message, ModelConfig
+from promptkit.db.engine import redact
 from promptkit.errors import (
     IntegrityError,
     NotPublishedError,
@@ -26,6 +27,7 @@ from promptkit.errors import (
     UsageError,
 )
 from promptkit.hashing import content_hash
+from promptkit.registry.background import Lookups
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.published import load_verified
 from promptkit.registry.records import Pin, check_env
@@ -38,7 +40,9 @@ from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref, sort_versions
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "DEFAULT_TTL_S",
+    "DEFAULT_WAIT_S",
     "Resolved",
     "Resolver",
     "Source",
@@ -50,8 +54,16 @@ __all__ = [
 DEFAULT_TTL_S = 0.5
 """How long a resolved pin is served before the registry is asked whether it moved."""
 
+DEFAULT_WAIT_S = 0.05
+"""The longest `get()` waits on the registry when it has a version to serve meanwhile."""
+
+DEFAULT_TIMEOUT_S = 2.0
+"""How long a registry query may go unanswered before it counts as an outage (and the
+longest a first `get()` with no last-known copy waits)."""
+
 Source = Literal["registry", "disk-cache", "file"]
 Key = tuple[str, str | None, str | None]  # (name, env, version): exactly one of env/version
+T = TypeVar("T")
 
 log = logging.getLogger("promptkit.registry")
 _NAME = re.compile(NAME_PATTERN)
@@ -90,15 +102,22 @@ class Resolved:
 
 class Resolver:
     """Serves pinned or exact versions from memory; asks the registry at most every `ttl`
-    seconds (one query for all cached pins) whether a pin moved."""
+    seconds (one query for all cached pins) whether a pin moved.
+
+    The registry is asked off the caller's thread (`background.Lookups`): a caller waits
+    for it at most `wait_s` when there is a version to serve meanwhile (the one in memory,
+    or the last-known copy on disk), and at most `timeout_s` when there is none. A query
+    unanswered for `timeout_s` counts as an outage: what is known is served marked stale,
+    a warning is given once, and the next check starts afresh on a new connection."""
 
     def __init__(
         self, registry: Registry, *, ttl: float = DEFAULT_TTL_S, cache_dir: Path | None = None,
         library: PromptLibrary | None = None, clock: Callable[[], float] = time.monotonic,
-        settings: Settings | None = None,
+        settings: Settings | None = None, wait_s: float = DEFAULT_WAIT_S,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         self.registry = registry
-        self.ttl = ttl
+        self.ttl, self.wait_s, self.timeout_s = ttl, wait_s, timeout_s
         self.disk = (DiskCache(Path(cache_dir) / _registry_key(registry.url))
                      if cache_dir is not None else None)
         self.library = library
@@ -106,10 +125,15 @@ class Resolver:
         self._keys: dict[tuple[str, str | None, str | None], Key] = {}
         self._entries: dict[Key, Resolved] = {}
         self._prompts: dict[str, Prompt] = {}
-        self.configs = ModelConfigs(settings, registry, ttl=ttl, clock=clock)
+        self.configs = ModelConfigs(settings, registry, ttl=ttl, clock=clock,
+                                    wait_s=wait_s, timeout_s=timeout_s)
+        self._lookups = Lookups(timeout_s, clock)
         self._fresh_until = float("-inf")
         self._lock = threading.Lock()
+        self._checks = 0  # refreshes started; the newest answer applied wins
+        self._applied = 0
         self._down: str | None = None
+        self._warned = False
 
     def get(self, name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
         """`get("sentiment", env="production")`, `get("sentiment", version="1.2.0")`, or a
@@ -120,22 +144,9 @@ class Resolver:
             entry = self._entries[key]
             if self._clock() < self._fresh_until or (key[2] is not None and not entry.stale):
                 return entry
-        return self._resolve((name, env, version))
-
-    def _resolve(self, raw: tuple[str, str | None, str | None]) -> Resolved:
-        key = self._keys.get(raw) or _canonical(*self._latest(*raw))
-        known = self._entries.get(key)
-        if not self._lock.acquire(blocking=known is None):
-            return known  # type: ignore[return-value]  # another thread is refreshing
-        try:
-            if self._clock() >= self._fresh_until:
-                self._refresh()
-            entry = self._entries.get(key) or self._first_load(key)
-            self._entries[key] = entry
-            self._keys[raw] = key
-            return entry
-        finally:
-            self._lock.release()
+            self._check()
+            return self._entries[key]
+        return self._first((name, env, version))
 
     def _latest(self, name: str, env: str | None, version: str | None
                 ) -> tuple[str, str | None, str | None]:
@@ -146,66 +157,137 @@ class Resolver:
         files = self.library.versions(bare) if self.library is not None else []
         if files:
             return bare, None, files[-1]
-        published = self.registry.versions(bare)
+        published = self._answer(("versions", bare), lambda: self.registry.versions(bare),
+                                 self.timeout_s)
         if not published:
             raise NotPublishedError(f"{bare} has no version in {self.registry.url}")
         return bare, None, sort_versions([p.version for p in published])[-1]
 
+    def _answer(self, key: object, query: Callable[[], T], timeout: float) -> T:
+        """A query's answer within `timeout`, else `RegistryUnavailableError`."""
+        lookup, _ = self._lookups.start(key, query)
+        if not lookup.wait(timeout):
+            raise RegistryUnavailableError(self._silent(timeout))
+        return lookup.result()
+
+    def _silent(self, seconds: float) -> str:
+        return f"{redact(self.registry.url)} did not answer within {seconds:g} s"
+
     # -- change detection ---------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        self._fresh_until = self._clock() + self.ttl
-        pinned = [k for k in self._entries if k[1] is not None]
-        retry = [k for k, e in self._entries.items() if k[2] is not None and e.stale]
-        if not pinned and not retry:
-            return
+    def _check(self) -> None:
+        """Ask whether pins moved, once per ttl; wait for the answer at most `wait_s`."""
+        with self._lock:
+            due = self._clock() >= self._fresh_until
+            if due:
+                self._fresh_until = self._clock() + self.ttl
+                self._checks += 1
+            check = self._checks
+        if due:
+            lookup, started = self._lookups.start("pins", lambda: self._refresh(check))
+            if started:
+                lookup.wait(self.wait_s)
+        overdue = self._lookups.overdue("pins")
+        if overdue is not None:
+            self._outage(check=None, reason=self._silent(overdue))
+        if self._down is not None and not self._warned:
+            self._warned = True
+            _warn(f"promptkit: serving last-known prompt versions: {self._down}")
+
+    def _refresh(self, check: int) -> None:
+        """Bring every cached pin (and every stale exact version) up to date; runs off the
+        caller's thread, and an answer older than one already applied is dropped."""
+        with self._lock:
+            known = dict(self._entries)
+        pinned = [k for k in known if k[1] is not None]
+        retry = [k for k, e in known.items() if k[2] is not None and e.stale]
+        updates: dict[Key, Resolved] = {}
         try:
             if pinned:
                 current = {(p.name, p.env): p for p in self.registry.pins({k[0] for k in pinned})}
                 for key in pinned:
-                    self._follow(key, current.get((key[0], key[1] or "")))
+                    updates[key] = self._follow(known[key], current.get((key[0], key[1] or "")))
             for key in retry:
-                self._entries[key] = self._from_registry(key)
+                updates[key] = self._from_registry(key)
         except RegistryUnavailableError as error:
-            self._outage(error)
+            self._outage(check=check, reason=str(error))
             return
-        self._recovered()
+        with self._lock:
+            if check <= self._applied:
+                return
+            self._applied = check
+            self._entries.update(updates)
+            self._recovered()
 
-    def _follow(self, key: Key, pin: Pin | None) -> None:
-        """Bring one cached pin up to date with the registry's pin row."""
-        entry = self._entries[key]
+    def _follow(self, entry: Resolved, pin: Pin | None) -> Resolved:
+        """One cached pin brought up to date with the registry's pin row."""
         if pin is None or (pin.ledger_id == entry.ledger_id and not entry.stale):
-            return
+            return entry
         try:
             prompt = self._published(pin.name, pin.version, pin.content_hash)
         except IntegrityError as error:
-            self._entries[key] = replace(entry, stale=True)
-            _warn(f"promptkit: keeping {entry.ref} for {key[0]}@{key[1]}: {error}")
-            return
-        self._entries[key] = Resolved(prompt, pin.env, "registry", False, pin.ledger_id)
+            _warn(f"promptkit: keeping {entry.ref} for {pin.name}@{pin.env}: {error}")
+            return replace(entry, stale=True)
         if entry.content_hash != prompt.content_hash or entry.stale:
             self._save(prompt, pin.env, pin.ledger_id)
+        return Resolved(prompt, pin.env, "registry", False, pin.ledger_id)
 
-    def _outage(self, error: RegistryUnavailableError) -> None:
-        for key, entry in self._entries.items():
-            if not entry.stale:
-                self._entries[key] = replace(entry, stale=True)
-        if self._down is None:
-            self._down = str(error)
-            _warn(f"promptkit: serving last-known prompt versions: {error}")
+    def _outage(self, *, check: int | None, reason: str) -> None:
+        """Mark what is known stale (unless a newer answer already came back)."""
+        with self._lock:
+            if check is not None and check <= self._applied:
+                return
+            for key, entry in self._entries.items():
+                if not entry.stale:
+                    self._entries[key] = replace(entry, stale=True)
+            if self._down is None:
+                self._down, self._warned = reason, False
+                log.warning("promptkit: registry unavailable: %s", reason)
 
     def _recovered(self) -> None:
         if self._down is not None:
-            log.warning("promptkit: registry %s reachable again", self.registry.url)
+            log.warning("promptkit: registry %s reachable again", redact(self.registry.url))
             self._down = None
 
     # -- first resolution of a key ------------------------------------------------------
 
-    def _first_load(self, key: Key) -> Resolved:
-        try:
-            return self._from_registry(key)
-        except RegistryUnavailableError as error:
-            return self._fallback(key, error)
+    def _first(self, raw: tuple[str, str | None, str | None]) -> Resolved:
+        """A key not seen before: from the registry, waiting at most `wait_s` when a
+        last-known copy on disk can be served instead, else at most `timeout_s`."""
+        key = self._keys.get(raw) or _canonical(*self._latest(*raw))
+        self._check()  # a first load starts a ttl period, as a check does
+        if key in self._entries:
+            self._keys[raw] = key
+            return self.get(raw[0], raw[1], version=raw[2])
+        lookup, _ = self._lookups.start(key, lambda: self._remember(raw, key))
+        has_copy = self.disk is not None and self.disk.path(
+            key[0], env=key[1], version=key[2]).is_file()
+        if lookup.wait(self.wait_s if has_copy else self.timeout_s):
+            try:
+                return lookup.result()
+            except RegistryUnavailableError as error:
+                return self._keep(raw, key, self._fallback(key, error))
+        waited = self.wait_s if has_copy else self.timeout_s
+        return self._keep(raw, key, self._fallback(key, RegistryUnavailableError(
+            self._silent(waited))))
+
+    def _remember(self, raw: tuple[str, str | None, str | None], key: Key) -> Resolved:
+        """Load a key from the registry and keep it (also when its caller stopped waiting
+        and served a last-known copy meanwhile)."""
+        entry = self._from_registry(key)
+        with self._lock:
+            known = self._entries.get(key)
+            if known is None or known.stale:
+                self._entries[key] = entry
+            self._keys[raw] = key
+        return self._entries[key]
+
+    def _keep(self, raw: tuple[str, str | None, str | None], key: Key,
+              entry: Resolved) -> Resolved:
+        with self._lock:
+            self._entries.setdefault(key, entry)
+            self._keys[raw] = key
+            return self._entries[key]
 
     def _from_registry(self, key: Key) -> Resolved:
         name, env, version = key
@@ -253,7 +335,6 @@ class Resolver:
         if cached is not None:
             _warn(f"promptkit: registry unreachable, serving last-known {cached.prompt.ref} "
                   f"for {ref} (saved {cached.saved_at}): {error}")
-            self._down = self._down or str(error)
             return Resolved(cached.prompt, env, "disk-cache", True, cached.ledger_id)
         if version is not None and self.library is not None:
             try:
@@ -329,6 +410,8 @@ def default_resolver() -> Resolver:
                 Registry(settings.database_url, create=False),
                 cache_dir=settings.root / ".promptkit" / "cache",
                 library=PromptLibrary(settings.prompts_path), settings=settings,
+                wait_s=settings.seconds("registry_wait_s"),
+                timeout_s=settings.seconds("registry_timeout_s"),
             )
         return _default
 

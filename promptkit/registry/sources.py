@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
+from promptkit.db.engine import redact
 from promptkit.errors import NotPublishedError, RegistryUnavailableError, StaleRegistryWarning
+from promptkit.registry.background import Lookups
 from promptkit.registry.store import Registry
 
 __all__ = ["CONFIG_TTL_S", "ConfigEntry", "ModelConfigs", "model_configs"]
@@ -39,16 +41,23 @@ class ConfigEntry:
 
 class ModelConfigs:
     """Names → model configs, registry first, then the project's file, each name re-read
-    at most every `ttl`. While the registry cannot be reached, a config it gave before is
-    kept (with a `StaleRegistryWarning`), else the project's file answers."""
+    at most every `ttl`, off the caller's thread (a caller waits at most `wait_s` when it
+    knows the config already, `timeout_s` when not). While the registry cannot be reached
+    or does not answer, a config it gave before is kept (with a `StaleRegistryWarning`),
+    else the project's file answers."""
 
     def __init__(self, settings: Settings | None = None, registry: Registry | None = None, *,
-                 ttl: float = CONFIG_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+                 ttl: float = CONFIG_TTL_S, clock: Callable[[], float] = time.monotonic,
+                 wait_s: float | None = None, timeout_s: float | None = None) -> None:
         self.settings = settings or load_settings()
         self.registry = (registry if registry is not None
                          else Registry(self.settings.database_url, create=False))
         self.ttl, self._clock = ttl, clock
+        self.wait_s = wait_s if wait_s is not None else self.settings.seconds("registry_wait_s")
+        self.timeout_s = (timeout_s if timeout_s is not None
+                          else self.settings.seconds("registry_timeout_s"))
         self._known: dict[str, tuple[ConfigEntry, float]] = {}
+        self._lookups = Lookups(self.timeout_s, clock)
         self._lock = threading.Lock()
 
     def __call__(self, name: str) -> ModelConfig:
@@ -60,10 +69,15 @@ class ModelConfigs:
             known = self._known.get(name)
         if known is not None and self._clock() < known[1]:
             return known[0]
-        found = self._find(name, known[0] if known else None)
-        with self._lock:
-            self._known[name] = (found, self._clock() + self.ttl)
-        return found
+        lookup, started = self._lookups.start(name, lambda: self._look_up(name))
+        wait = (self.wait_s if started else 0.0) if known is not None else self.timeout_s
+        if lookup.wait(wait):
+            try:
+                return lookup.result()
+            except RegistryUnavailableError as error:
+                return self._without_registry(name, known, str(error))
+        silent = f"{redact(self.registry.url)} did not answer within {wait:g} s"
+        return self._without_registry(name, known, silent)
 
     def entries(self) -> list[ConfigEntry]:
         """Every config either place defines, by name (the registry's wins)."""
@@ -76,17 +90,32 @@ class ModelConfigs:
         merged = {**stored, **{n: e for n, e in local.items() if e is not None}}
         return [merged[n] for n in sorted(merged)]
 
-    def _find(self, name: str, known: ConfigEntry | None) -> ConfigEntry:
+    def _look_up(self, name: str) -> ConfigEntry:
+        """Ask the registry (then the project's file) and keep the answer for `ttl`."""
         try:
             stored = self.registry.stored_config(name)
-            return ConfigEntry(stored.config, f"registry r{stored.revision}")
+            found = ConfigEntry(stored.config, f"registry r{stored.revision}")
         except NotPublishedError:
-            pass
-        except RegistryUnavailableError as error:
-            if known is not None and known.source.startswith("registry"):
-                warnings.warn(f"promptkit: keeping last-known model config {name!r}: {error}",
-                              StaleRegistryWarning, stacklevel=4)
-                return known
+            found = self._required_local(name)
+        self._keep(name, found)
+        return found
+
+    def _without_registry(self, name: str, known: tuple[ConfigEntry, float] | None,
+                          reason: str) -> ConfigEntry:
+        if known is not None and known[0].source.startswith("registry"):
+            warnings.warn(f"promptkit: keeping last-known model config {name!r}: {reason}",
+                          StaleRegistryWarning, stacklevel=4)
+            found = known[0]
+        else:
+            found = self._required_local(name)
+        self._keep(name, found)  # ask again after the ttl, not on every call
+        return found
+
+    def _keep(self, name: str, found: ConfigEntry) -> None:
+        with self._lock:
+            self._known[name] = (found, self._clock() + self.ttl)
+
+    def _required_local(self, name: str) -> ConfigEntry:
         local = self._local(name)
         if local is None:
             raise LookupError(f"no model config {name!r}: define it with `promptkit config set "
@@ -100,7 +129,8 @@ class ModelConfigs:
 
 
 def model_configs(settings: Settings | None = None, registry: Registry | None = None, *,
-                  ttl: float = CONFIG_TTL_S,
-                  clock: Callable[[], float] = time.monotonic) -> ModelConfigs:
+                  ttl: float = CONFIG_TTL_S, clock: Callable[[], float] = time.monotonic,
+                  wait_s: float | None = None, timeout_s: float | None = None) -> ModelConfigs:
     """The project's model configs for `promptkit.Client` (registry, then pyproject.toml)."""
-    return ModelConfigs(settings, registry, ttl=ttl, clock=clock)
+    return ModelConfigs(settings, registry, ttl=ttl, clock=clock, wait_s=wait_s,
+                        timeout_s=timeout_s)

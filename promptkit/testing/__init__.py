@@ -1,4 +1,5 @@
-"""Testing helpers for promptkit users: a fault-injecting fake OpenAI server and its fixture."""
+"""Testing helpers for promptkit users: a fault-injecting fake OpenAI server and its fixture,
+and a TCP proxy that refuses, stalls and resumes a connection to a database."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from promptkit.lazy import lazy_attributes
 if TYPE_CHECKING:
     from promptkit.testing.fake_server import DEFAULT_FAULTS, FakeOpenAIServer, RecordedRequest
     from promptkit.testing.replies import Reply, ToolCallReply
+    from promptkit.testing.tcp_proxy import TcpProxy
 
-__all__ = ["DEFAULT_FAULTS", "FakeOpenAIServer", "RecordedRequest", "Reply", "ToolCallReply"]
+__all__ = [
+    "DEFAULT_FAULTS",
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "Reply",
+    "TcpProxy",
+    "ToolCallReply",
+]
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above: a typo is an error
