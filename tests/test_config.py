@@ -39,3 +39,18 @@ def test_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     assert find_project_root(deep) == tmp_path
+
+
+def test_registry_deadlines_are_read_as_seconds_and_refused_when_not(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.promptkit]\nregistry_wait_s = 0.02\nregistry_timeout_s = 5\n")
+    settings = load_settings(tmp_path, environ={})
+    assert (settings.seconds("registry_wait_s"), settings.seconds("registry_timeout_s")) == (
+        0.02, 5.0)
+    for bad in ("soon", "0", "-1", "inf"):
+        wrong = load_settings(tmp_path, environ={"PROMPTKIT_REGISTRY_WAIT_S": bad})
+        with pytest.raises(ConfigError) as error:
+            wrong.seconds("registry_wait_s")
+        assert str(error.value) == (
+            f"setting registry_wait_s (PROMPTKIT_REGISTRY_WAIT_S or [tool.promptkit] "
+            f"registry_wait_s) is {bad!r}: expected a number of seconds above 0")

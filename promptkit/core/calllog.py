@@ -11,6 +11,8 @@ nothing a sink does can fail or slow a call. A full queue drops rows and counts 
 `dropped`, reported with a warning. `flush()` waits until everything queued is written;
 `close()`, the interpreter's exit and SIGTERM (the handler flushes, then does what the
 previous handler did, by default end the process) write everything and stop the thread.
+SIGKILL, which nothing can handle, loses at most the calls that ended in the last
+`flush_interval_s` and the batch being committed.
 """
 
 from __future__ import annotations

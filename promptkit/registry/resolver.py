@@ -171,7 +171,7 @@ class Resolver:
         return lookup.result()
 
     def _silent(self, seconds: float) -> str:
-        return f"{redact(self.registry.url)} did not answer within {seconds:g} s"
+        return f"{redact(self.registry.url)} did not answer within {seconds:.3g} s"
 
     # -- change detection ---------------------------------------------------------------
 
@@ -241,8 +241,7 @@ class Resolver:
                 if not entry.stale:
                     self._entries[key] = replace(entry, stale=True)
             if self._down is None:
-                self._down, self._warned = reason, False
-                log.warning("promptkit: registry unavailable: %s", reason)
+                self._down, self._warned = reason, False  # the next caller warns
 
     def _recovered(self) -> None:
         if self._down is not None:

@@ -58,6 +58,7 @@ class ModelConfigs:
                           else self.settings.seconds("registry_timeout_s"))
         self._known: dict[str, tuple[ConfigEntry, float]] = {}
         self._lookups = Lookups(self.timeout_s, clock)
+        self._warned: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, name: str) -> ModelConfig:
@@ -70,13 +71,17 @@ class ModelConfigs:
         if known is not None and self._clock() < known[1]:
             return known[0]
         lookup, started = self._lookups.start(name, lambda: self._look_up(name))
-        wait = (self.wait_s if started else 0.0) if known is not None else self.timeout_s
+        wait = self.timeout_s if known is None else (self.wait_s if started else 0.0)
         if lookup.wait(wait):
             try:
                 return lookup.result()
             except RegistryUnavailableError as error:
                 return self._without_registry(name, known, str(error))
-        silent = f"{redact(self.registry.url)} did not answer within {wait:g} s"
+        overdue = self._lookups.overdue(name)
+        if known is not None and overdue is None:
+            return known[0]  # the answer is on its way: no outage yet
+        age = overdue or self._clock() - lookup.started
+        silent = f"{redact(self.registry.url)} did not answer within {age:.3g} s"
         return self._without_registry(name, known, silent)
 
     def entries(self) -> list[ConfigEntry]:
@@ -98,13 +103,16 @@ class ModelConfigs:
         except NotPublishedError:
             found = self._required_local(name)
         self._keep(name, found)
+        self._warned.discard(name)
         return found
 
     def _without_registry(self, name: str, known: tuple[ConfigEntry, float] | None,
                           reason: str) -> ConfigEntry:
         if known is not None and known[0].source.startswith("registry"):
-            warnings.warn(f"promptkit: keeping last-known model config {name!r}: {reason}",
-                          StaleRegistryWarning, stacklevel=4)
+            if name not in self._warned:  # once per outage
+                self._warned.add(name)
+                warnings.warn(f"promptkit: keeping last-known model config {name!r}: {reason}",
+                              StaleRegistryWarning, stacklevel=4)
             found = known[0]
         else:
             found = self._required_local(name)

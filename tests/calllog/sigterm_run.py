@@ -1,5 +1,6 @@
-"""A run of many calls logging to a database, for the SIGTERM test: prints `done <call id>`
-(flushed) after each call returns, so the test knows which calls completed.
+"""A run of many calls logging to a database, for the SIGTERM and SIGKILL tests: prints
+`done <call id> <monotonic time>` (flushed) after each call returns, so the test knows which
+calls completed and when (the monotonic clock is the machine's, shared with the test).
 
     python sigterm_run.py BASE_URL DB_URL CALLS
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 from promptkit.core import AsyncClient, CallLog, ModelConfig
 from promptkit.registry.calllog_sink import DatabaseSink
@@ -23,7 +25,7 @@ async def main(base_url: str, db_url: str, calls: int) -> None:
             async with gate:
                 result = await client.call([{"role": "user", "content": f"call {i}"}],
                                            config="main")  # fmt: skip
-            print(f"done {result.call_id}", flush=True)
+            print(f"done {result.call_id} {time.monotonic()}", flush=True)
 
         print("started", flush=True)
         await asyncio.gather(*(one(i) for i in range(calls)))

@@ -1,7 +1,8 @@
-"""A call-log database that stalls (a write that waits instead of failing: here SQLite
-locked by another connection, which makes the writer wait its 30 s busy timeout) does not
-hold the application: `close()` returns within its deadline and says how many rows it could
-not write, and SIGTERM ends the process within its flush deadline."""
+"""A call-log database that stalls (a write that waits instead of failing: SQLite locked by
+another connection, which makes the writer wait its 30 s busy timeout, or PostgreSQL behind
+a proxy that holds every byte) does not hold the application: `close()` returns within its
+deadline and says how many rows it could not write, and SIGTERM ends the process within its
+flush deadline."""
 
 from __future__ import annotations
 
@@ -22,23 +23,37 @@ from promptkit.testing import FakeOpenAIServer, Reply
 from .conftest import config_for
 
 
-@pytest.fixture
-def locked_db(tmp_path: Path) -> Iterator[Path]:
-    """A call-log database whose writers stall: another connection holds it exclusively."""
-    path = tmp_path / "calls.db"
-    sink = DatabaseSink(f"sqlite:///{path}")
+@pytest.fixture(params=["sqlite-locked", pytest.param("postgres-stalled",
+                                                     marks=pytest.mark.postgres)])
+def stalled_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a call-log database whose writers stall, its tables already made."""
+    if request.param == "sqlite-locked":
+        yield from _locked_sqlite(tmp_path / "calls.db")
+    else:
+        url, proxy = request.getfixturevalue("postgres_proxy_url")
+        _migrated(url)
+        proxy.stall()
+        yield url
+
+
+def _migrated(url: str) -> None:
+    sink = DatabaseSink(url)
     sink.migrate()
     sink.close()
+
+
+def _locked_sqlite(path: Path) -> Iterator[str]:
+    """SQLite held exclusively by another connection."""
+    _migrated(f"sqlite:///{path}")
     holder = sqlite3.connect(path, timeout=0, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    yield path
+    yield f"sqlite:///{path}"
     holder.execute("ROLLBACK")
     holder.close()
 
 
-def test_close_keeps_its_deadline_and_counts_what_it_could_not_write(locked_db: Path) -> None:
-    log = CallLog([DatabaseSink(f"sqlite:///{locked_db}")], handle_sigterm=False,
-                  flush_interval_s=0.01)
+def test_close_keeps_its_deadline_and_counts_what_it_could_not_write(stalled_db: str) -> None:
+    log = CallLog([DatabaseSink(stalled_db)], handle_sigterm=False, flush_interval_s=0.01)
     with FakeOpenAIServer(default=Reply(content="fine")) as server, \
             Client([config_for(server)], hooks=[log]) as client:
         for i in range(5):
@@ -69,10 +84,10 @@ with Client([config], hooks=[log]) as client:
 """
 
 
-def test_sigterm_ends_the_process_within_its_flush_deadline(locked_db: Path) -> None:
+def test_sigterm_ends_the_process_within_its_flush_deadline(stalled_db: str) -> None:
     with FakeOpenAIServer(default=Reply(content="fine")) as server:
         process = subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, server.base_url, f"sqlite:///{locked_db}"],
+            [sys.executable, "-c", SCRIPT, server.base_url, stalled_db],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert process.stdout is not None and process.stdout.readline().strip() == "ready"
         time.sleep(0.2)

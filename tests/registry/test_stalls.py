@@ -121,9 +121,9 @@ def test_model_configs_answer_within_the_budget_during_a_stall(
     proxy.stall()
     try:
         slowest = 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", StaleRegistryWarning)
-            for _ in range(50):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(60):
                 started = time.monotonic()
                 assert serving.config("default").model == "small-model"
                 slowest = max(slowest, time.monotonic() - started)
@@ -131,6 +131,8 @@ def test_model_configs_answer_within_the_budget_during_a_stall(
     finally:
         proxy.resume()
     assert slowest < WAIT_S + SLACK_S
+    kept = [str(w.message) for w in caught if issubclass(w.category, StaleRegistryWarning)]
+    assert len(kept) == 1 and "keeping last-known model config 'default'" in kept[0]
 
 
 def test_concurrent_callers_during_a_stall_all_return_within_the_budget(
