@@ -41,7 +41,7 @@ user:
 
 def config(base_url: str) -> ModelConfig:
     return ModelConfig(name="bench", model="bench-model", base_url=base_url, api_key_env="",
-                       capability="json_object", price_in=0.0, price_out=0.0, max_retries=0)
+                       capability="json_object", price_in=0.0, price_out=0.0)
 
 
 def reply(latency_s: float) -> Reply:
@@ -106,11 +106,12 @@ def row(name: str, value: Any, target: str, ok: bool | None) -> dict[str, Any]:
 
 
 @contextmanager
-def server_process(default: Reply) -> Iterator[str]:
-    """A fake server in its own process (so it does not share the client's GIL); its URL."""
+def server_process(default: Reply, **options: Any) -> Iterator[str]:
+    """A fake server in its own process (so it does not share the client's GIL); its URL.
+    `options` go to `FakeOpenAIServer` (e.g. `fault_rate`, `seed`)."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(default, theirs), daemon=True)
+    process = context.Process(target=_serve, args=(default, options, theirs), daemon=True)
     process.start()
     try:
         yield ours.recv()
@@ -119,7 +120,7 @@ def server_process(default: Reply) -> Iterator[str]:
         process.join(timeout=10)
 
 
-def _serve(default: Reply, conn: Any) -> None:
-    with FakeOpenAIServer(default=default) as server:
+def _serve(default: Reply, options: dict[str, Any], conn: Any) -> None:
+    with FakeOpenAIServer(default=default, **options) as server:
         conn.send(server.base_url)
         conn.recv()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -11,7 +12,17 @@ from typing import Any
 
 from promptkit.errors import ConfigError
 
-__all__ = ["Settings", "find_project_root", "load_settings"]
+__all__ = ["RETRY_SETTINGS", "Settings", "check_retry_setting", "find_project_root",
+           "load_settings"]
+
+RETRY_SETTINGS: Mapping[str, tuple[type[int] | type[float], float, str]] = {
+    "max_attempts": (int, 1, "an integer of at least 1"),
+    "backoff_base_s": (float, 0, "a number of seconds, 0 or more"),
+    "backoff_factor": (float, 1, "a number of at least 1"),
+    "backoff_cap_s": (float, 0, "a number of seconds, 0 or more"),
+}
+"""The keys of `[tool.promptkit.retry]` (and `RetryPolicy`'s fields): type, least value, and
+what an error message says was expected. `RetryPolicy` checks its fields by the same rules."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,10 @@ class Settings:
     environments: str = "production,staging"
     """The environments a pin may name (comma-separated; `environments = [...]` in
     pyproject.toml): a typo in `--env` is refused instead of creating a new one."""
+    retry: Mapping[str, int | float] = field(default_factory=dict)
+    """promptkit's retry policy from `[tool.promptkit.retry]`, overridden key by key by
+    `PROMPTKIT_RETRY_<KEY>` variables; checked here, turned into a policy by
+    `RetryPolicy.from_settings`. Keys left out keep `RetryPolicy`'s defaults."""
 
     registry_wait_s: str = "0.05"
     """The longest `promptkit.get()` waits on the registry when it has a version to serve
@@ -97,9 +112,53 @@ def load_settings(root: Path | None = None, environ: dict[str, str] | None = Non
     overrides: dict[str, Any] = {
         f.name: env[f"PROMPTKIT_{f.name.upper()}"]
         for f in fields(Settings)
-        if f.name not in ("root", "models") and f"PROMPTKIT_{f.name.upper()}" in env
+        if f.name not in _TABLES and f"PROMPTKIT_{f.name.upper()}" in env
     }
-    return replace(settings, **overrides)
+    return replace(settings, retry={**settings.retry, **_retry_from_env(env)}, **overrides)
+
+
+_TABLES = ("root", "models", "retry")
+"""Settings no single PROMPTKIT_<NAME> variable overrides (retry's keys have their own)."""
+
+
+def check_retry_setting(key: str, value: object) -> int | float:
+    """`value` as the type `RETRY_SETTINGS` gives `key`, or ValueError saying what was
+    expected. Booleans, strings, NaN and infinities are refused."""
+    kind, least, expected = RETRY_SETTINGS[key]
+    if isinstance(value, bool) or not isinstance(value, kind | int):
+        raise ValueError(expected)
+    if not math.isfinite(value) or value < least:
+        raise ValueError(expected)
+    return kind(value)
+
+
+def _retry_from_env(env: Mapping[str, str]) -> dict[str, int | float]:
+    checked: dict[str, int | float] = {}
+    for key, (kind, _, expected) in RETRY_SETTINGS.items():
+        name = f"PROMPTKIT_RETRY_{key.upper()}"
+        if name in env:
+            try:
+                checked[key] = check_retry_setting(key, kind(env[name]))
+            except ValueError:
+                raise ConfigError(f"{name}={env[name]!r}: expected {expected}") from None
+    return checked
+
+
+def _retry_table(path: Path, table: object) -> dict[str, int | float]:
+    where = f"{path}: [tool.promptkit.retry]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table of settings")
+    unknown = sorted(set(table) - set(RETRY_SETTINGS))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(RETRY_SETTINGS)}")
+    checked: dict[str, int | float] = {}
+    for key, value in table.items():
+        try:
+            checked[key] = check_retry_setting(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where} {key} = {value!r}: expected {exc}") from None
+    return checked
 
 
 def _from_pyproject(path: Path) -> dict[str, Any]:
@@ -119,6 +178,7 @@ def _from_pyproject(path: Path) -> dict[str, Any]:
     models = table.pop("models", {})
     if not isinstance(models, dict) or not all(isinstance(m, dict) for m in models.values()):
         raise ConfigError(f"{path}: [tool.promptkit.models.NAME] must be tables of settings")
+    retry = _retry_table(path, table.pop("retry", {}))
     if isinstance(table.get("environments"), list):
         table["environments"] = ",".join(map(str, table["environments"]))
-    return {**{k: str(v) for k, v in table.items()}, "models": models}
+    return {**{k: str(v) for k, v in table.items()}, "models": models, "retry": retry}

@@ -7,6 +7,7 @@ reports items one by one), recordings flushed and unused ones reported at the en
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections.abc import Generator, Iterator
@@ -56,6 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="stop calling models once the run has spent X dollars")
     group.addoption("--prompt-model", default=None, metavar="CONFIG",
                     help="model config to run every prompt with")
+    group.addoption("--prompt-retries", type=_retries, default=None, metavar="N",
+                    help="retry a transient failure up to N times per model config "
+                         "(default: [tool.promptkit.retry] max_attempts - 1)")
     group.addoption("--prompt-results", default=None, metavar="PATH",
                     help="also write the results table to PATH (.csv, .json or .jsonl)")
     group.addoption("--prompt-baseline", default=None, metavar="VERSION|LABEL",
@@ -119,6 +123,7 @@ class EvalsPlugin:
                 repeat=config.getoption("prompt_repeat"), concurrency=_concurrency_share(config),
                 budget_usd=config.getoption("prompt_budget_usd"),
                 model=config.getoption("prompt_model"),
+                retries=config.getoption("prompt_retries"),
                 results=Path(p) if (p := config.getoption("prompt_results")) else None,
             )  # fmt: skip
             self._session = EvalSession(self.settings, options)
@@ -303,6 +308,13 @@ def _concurrency_share(config: pytest.Config) -> int:
     total = int(config.getoption("prompt_concurrency"))
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     return max(1, total // workers)
+
+
+def _retries(text: str) -> int:
+    """--prompt-retries N: a count of retries, 0 or more (pytest reports a bad one as usage)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer, 0 or more; got {text!r}")
+    return int(text)
 
 
 def _is_suite(path: Path) -> bool:

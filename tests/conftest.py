@@ -32,7 +32,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
-    for name in ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL"):
+    for name in ("PROMPTKIT_ROOT", "PROMPTKIT_PROMPTS_DIR", "PROMPTKIT_DB_URL",
+                 "PROMPTKIT_RETRY_MAX_ATTEMPTS"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

@@ -16,8 +16,7 @@ def fast_retries(max_attempts: int = 3) -> RetryPolicy:
 
 def server_config(server: FakeOpenAIServer, name: str = "main", *, model: str | None = None,
                   **fields: Any) -> ModelConfig:
-    """A config for the fake server: no key, the SDK's own retries off unless asked for."""
+    """A config for the fake server: no key; `fields` set the rest."""
     values: dict[str, Any] = {"name": name, "model": model or f"fake-{name}",
-                              "base_url": server.base_url, "api_key_env": "",
-                              "max_retries": 0, **fields}
+                              "base_url": server.base_url, "api_key_env": "", **fields}
     return ModelConfig.model_validate(values)

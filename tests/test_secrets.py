@@ -72,7 +72,7 @@ def test_recordings_call_log_and_reports_hold_no_credential(project: Path) -> No
     with FakeOpenAIServer(handler=_echo) as server:
         (project / "pyproject.toml").write_text(
             '[project]\nname = "p"\n\n[tool.promptkit.models.default]\nmodel = "m"\n'
-            f'base_url = "{server.base_url}"\napi_key_env = "LLM_ACCESS"\nmax_retries = 0\n')
+            f'base_url = "{server.base_url}"\napi_key_env = "LLM_ACCESS"\n')
         out = project / "out"
         result = CliRunner().invoke(cli, [
             "--project", str(project), "gate", "echo", "--candidate", "1.1.0", "--baseline",

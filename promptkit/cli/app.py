@@ -28,6 +28,7 @@ __all__ = [
     "cli",
     "main",
     "pass_project",
+    "retries_option",
 ]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -74,6 +75,12 @@ class Project:
 
 
 pass_project = click.make_pass_decorator(Project, ensure=True)
+
+retries_option = click.option(
+    "--retries", type=click.IntRange(min=0), default=None, metavar="N",
+    help="Retry a transient failure up to N times per model config (overrides "
+         "[tool.promptkit.retry] max_attempts and PROMPTKIT_RETRY_MAX_ATTEMPTS).")
+"""The commands that call models share it; `RetryPolicy.from_settings(retries=N)` applies it."""
 
 
 COMMAND_MODULES = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from promptkit.cli.app import EXIT_FAILURE, Project, cli, pass_project
+from promptkit.cli.app import EXIT_FAILURE, Project, cli, pass_project, retries_option
 from promptkit.errors import PromotionRefusedError
 from promptkit.evals import EvalOptions, EvalSession
 from promptkit.evals.gate import GateReport, Thresholds
@@ -39,6 +39,7 @@ from promptkit.replay import RecordMode
               help="Run every case N times per sample.")
 @click.option("--model", default=None, metavar="CONFIG", help="Model config for every call.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@retries_option
 @click.option("--margin", type=float, default=0.02, show_default=True,
               help="Non-inferiority margin: pass when the lower bound is above -MARGIN.")
 @click.option("--confidence", type=float, default=0.95, show_default=True)
@@ -66,7 +67,8 @@ from promptkit.replay import RecordMode
 @pass_project
 def gate_command(project: Project, name: str, candidate: str | None, baseline: str,
                  suites: tuple[str, ...], record: str, reuse: bool, repeat: int | None,
-                 model: str | None, concurrency: int, margin: float, confidence: float,
+                 model: str | None, concurrency: int, retries: int | None,
+                 margin: float, confidence: float,
                  max_calls: int | None, max_cost: float | None, on_inconclusive: str | None,
                  min_pass_rate: float | None, max_cost_increase: float | None,
                  max_latency_increase: float | None, plan: bool, effect: float,
@@ -85,7 +87,7 @@ def gate_command(project: Project, name: str, candidate: str | None, baseline: s
                             on_inconclusive=on_inconclusive)  # type: ignore[arg-type]
     design = Design(max_calls=max_calls, max_cost=max_cost)
     options = EvalOptions(record=RecordMode(record), repeat=repeat, concurrency=concurrency,
-                          model=model)
+                          model=model, retries=retries)
     session = EvalSession(project.settings, options)
     gate = Gate(session, thresholds, design, reuse=reuse)
     if plan:

@@ -10,10 +10,18 @@ from typing import Any
 
 import click
 
-from promptkit.cli.app import Project, cli, pass_project
+from promptkit.cli.app import Project, cli, pass_project, retries_option
 from promptkit.cli.prompts import var_option, vars_file_option
 from promptkit.cli.vars import collect_variables
-from promptkit.core import CallResult, Client, Restart, StreamEnd, StreamEvent, TextDelta
+from promptkit.core import (
+    CallResult,
+    Client,
+    Restart,
+    RetryPolicy,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
 from promptkit.registry import model_configs
 from promptkit.registry.calllog_sink import project_call_log
 from promptkit.templates import Prompt
@@ -32,10 +40,11 @@ from promptkit.templates.versions import LATEST, is_version, parse_ref
               help="Overall deadline of the call, retries and re-asks included.")
 @click.option("--stream", is_flag=True,
               help="Print the reply's text as it arrives (to stderr with --json).")
+@retries_option
 @pass_project
 def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: Path | None,
                 config: str | None, as_json: bool, deadline: float | None,
-                stream: bool) -> None:
+                stream: bool, retries: int | None) -> None:
     """Render NAME@VERSION (or NAME@LABEL), call the model, print the validated output.
 
     With --stream the text is printed token by token as the model writes it (a structured
@@ -51,7 +60,8 @@ def run_command(project: Project, ref: str, pairs: tuple[str, ...], vars_file: P
                                    metadata={"label": _label(ref)}, deadline_s=deadline)
     log = project_call_log(registry)
     try:
-        with Client(model_configs(settings, registry), hooks=[log]) as client:
+        retry = RetryPolicy.from_settings(settings, retries=retries)
+        with Client(model_configs(settings, registry), hooks=[log], retry=retry) as client:
             if stream:
                 result = _print_stream(client.stream_prompt(prompt, variables, **options),
                                        err=as_json)

@@ -4,8 +4,9 @@ Written once, async; the sync client drives it on a private event loop thread.
 
     call ── deadline ──► for each config in [primary, *fallback]:
                             circuit open? ──────────────────────────► next config
-                            SDK create()  (its own HTTP retries inside)
-                              transient ──► backoff + jitter, retry ─► exhausted: next config
+                            one HTTP request  (the SDK never retries: max_retries=0)
+                              transient ──► Retry-After or backoff + jitter, retry
+                                              ─► exhausted: next config
                               fatal ──────► ModelAPIError
                             refusal / finish_reason "length" ───────► RefusalError / Truncated
                             invalid output ──► re-ask with the errors (max_reasks)
@@ -29,6 +30,7 @@ from openai._types import RequestOptions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from promptkit.core.breaker import CircuitBreaker
+from promptkit.core.failures import Failure, MalformedResponseError, classify
 from promptkit.core.hooks import (
     CallHooks,
     CallRecord,
@@ -39,7 +41,7 @@ from promptkit.core.hooks import (
 )
 from promptkit.core.prices import price_call
 from promptkit.core.results import AttemptKind, CallResult, Usage
-from promptkit.core.retry import Failure, MalformedResponseError, RetryPolicy, classify
+from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import (
     STREAM_PARAMS,
     Restart,
@@ -143,6 +145,7 @@ class _ConfigRun:
     messages: list[Message]
     key: Hashable
     kind: AttemptKind
+    max_attempts: int
     failures: int = 0
     reasks: int = 0
 
@@ -258,8 +261,15 @@ class AttemptLoop:
             messages=plan.prepare(list(run.spec.messages)),
             key=self._endpoint_of(config),
             kind="first" if position == 0 else "fallback",
+            max_attempts=self._max_attempts(config),
         )
         return run.turn
+
+    def _max_attempts(self, config: ModelConfig) -> int:
+        """The config's own `max_retries` when it sets one, else the policy's attempts."""
+        if config.max_retries is None:
+            return self.retry.max_attempts
+        return config.max_retries + 1
 
     @staticmethod
     def _request(spec: CallSpec, config: ModelConfig, plan: OutputPlan) -> dict[str, Any]:
@@ -371,7 +381,7 @@ class AttemptLoop:
                     request_id=failure.request_id,
                 ) from exc
             turn.failures += 1
-            if turn.failures >= self.retry.max_attempts:
+            if turn.failures >= turn.max_attempts:
                 last = run.log.attempts[-1].describe() if run.log.attempts else failure.message
                 message = f"{turn.config.name}: {turn.failures} attempt(s) failed; last: {last}"
                 raise run.error(RetriesExhaustedError, message) from exc
@@ -380,7 +390,7 @@ class AttemptLoop:
         return completion
 
     async def _create(self, run: _Run, turn: _ConfigRun) -> ChatCompletion:
-        """POST the request through the SDK (its auth, retries, errors, SSE parsing).
+        """POST the request through the SDK (its auth, errors, SSE parsing; never its retries).
         `post` rather than `chat.completions.create`: the body is plain JSON already, and
         create's walk of it against the SDK's TypedDicts costs a third of the SDK's CPU."""
         body = {"messages": turn.messages, **turn.request}
@@ -417,6 +427,8 @@ class AttemptLoop:
             run.log.amend_last(error_code=failure.code)
 
     async def _backoff(self, run: _Run, turn: _ConfigRun) -> None:
+        """Wait before the next attempt: the server's Retry-After, else the policy's backoff;
+        a wait the deadline cannot hold ends the call now instead of sleeping into it."""
         wait = self.retry.delay(turn.failures, run.log.retry_after)
         remaining = run.remaining()
         if remaining is not None and wait >= remaining:

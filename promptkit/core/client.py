@@ -5,7 +5,7 @@
     result = client.call(messages, config="main", output=OutputSpec(mode="json_schema",
                                                                    schema=schema))
     result.output      # validated JSON
-    result.attempts    # every HTTP attempt, the SDK's own retries included
+    result.attempts    # every HTTP request, each one attempt (the SDK never retries)
 
     for event in client.stream(messages, config="main"):   # TextDelta ... StreamEnd
         ...
@@ -57,7 +57,8 @@ ConfigSource = Mapping[str, ModelConfig] | Callable[[str], ModelConfig] | Iterab
 """Where config names resolve: a mapping, a function (e.g. the registry's), or a list."""
 
 class ClientOptions(TypedDict, total=False):
-    """How a client calls (both clients): `retry` (promptkit's retry policy), `breaker`
+    """How a client calls (both clients): `retry` (the retry policy, the only one: default
+    `RetryPolicy()`; `RetryPolicy.from_settings` reads the project's), `breaker`
     (the per-endpoint circuit breaker), `hooks` (observers such as the call log),
     `deadline_s` (each call's overall deadline, default 120 s; None for none),
     `max_reasks` (default 2) and `transport` (replaces the HTTP transport under the SDK)."""
@@ -168,8 +169,8 @@ class _LoopClients:
 class AsyncClient:
     """Makes model calls from rendered messages; every call goes through one attempt loop.
 
-    `deadline_s` (default 120 s, None for none) bounds each whole call, the SDK's retries
-    and backoff included; `max_reasks` (default 2) bounds re-asks after invalid output.
+    `deadline_s` (default 120 s, None for none) bounds each whole call, retries and their
+    waits included; `max_reasks` (default 2) bounds re-asks after invalid output.
     Both can be overridden per call. `breaker` may be shared between clients.
     `transport` replaces the HTTP transport under the SDK (replay uses it); every request
     through it is still recorded as an attempt.
@@ -280,14 +281,14 @@ class AsyncClient:
             clients = self._clients[loop] = _LoopClients(http)
         api_key = resolve_api_key(config, offline=getattr(self._transport, "offline", False))
         base_url = _base_url(config)
-        key = (base_url, api_key, config.timeout_s, config.max_retries)
+        key = (base_url, api_key, config.timeout_s)
         sdk = clients.sdks.get(key)
         if sdk is None:
             sdk = clients.sdks[key] = openai.AsyncOpenAI(
                 api_key=api_key,
                 base_url=base_url,
                 timeout=config.timeout_s,
-                max_retries=config.max_retries,
+                max_retries=0,  # the attempt loop's schedule is the only one
                 http_client=clients.http,
             )
         return sdk

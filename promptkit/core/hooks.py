@@ -1,8 +1,9 @@
 """The seams around the attempt loop: a gate before each round, observers after it and the call.
 
 Words: a *round* is one SDK call, one pass of promptkit's retry loop (a first request, a
-retry, a re-ask, or a fallback config's turn); an *attempt* (`Attempt`) is one HTTP request
-within it, the SDK's own retries included. `CallResult.attempts` lists the attempts.
+retry, a re-ask, or a fallback config's turn); an *attempt* (`Attempt`) is one HTTP request.
+The SDK never retries, so a round that reached the server holds exactly one attempt.
+`CallResult.attempts` lists the attempts.
 
 `before_round` may raise `BudgetExceededError` (or any `ModelCallError`) to stop a call
 before it spends; the error propagates with the attempts so far attached. A hook may also
@@ -54,7 +55,7 @@ class RoundContext:
 
 @dataclass(frozen=True)
 class RoundOutcome:
-    """What one round spent: its HTTP requests (the SDK's retries included) and their usage.
+    """What one round spent: its HTTP request (none if it never went out) and its usage.
 
     `unreported` counts responses that began (HTTP 200) but reported no usage: a malformed
     body, a stream cut short, a server that sends no usage. The endpoint may have billed

@@ -10,9 +10,9 @@ from promptkit.core.types import Message, ModelConfig
 
 __all__ = ["Attempt", "AttemptKind", "CallResult", "Usage"]
 
-AttemptKind = Literal["first", "sdk_retry", "retry", "reask", "fallback"]
-"""Why a request was sent: the call's first, a retry inside the SDK, promptkit's own retry,
-a re-ask after invalid output, or the first request to a fallback config."""
+AttemptKind = Literal["first", "retry", "reask", "fallback"]
+"""Why a request was sent: the call's first, a retry after a transient failure, a re-ask
+after invalid output, or the first request to a fallback config."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ class Attempt:
     """One HTTP request of a call (or a config skipped because its circuit was open).
 
     `wait_s` is the time between the end of the previous attempt and the start of this
-    one: the SDK's backoff for `sdk_retry`, promptkit's for `retry`. `error_type` is None
-    for an attempt whose output was accepted.
+    one: for a `retry`, the retry policy's backoff or the server's Retry-After.
+    `error_type` is None for an attempt whose output was accepted.
     """
 
     index: int

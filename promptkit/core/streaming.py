@@ -25,8 +25,8 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from promptkit.core.failures import MalformedResponseError
 from promptkit.core.results import CallResult
-from promptkit.core.retry import MalformedResponseError
 
 __all__ = [
     "Restart",

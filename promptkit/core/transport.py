@@ -1,9 +1,10 @@
-"""Seeing every HTTP attempt, the SDK's hidden retries included, and writing it to the call's log.
+"""Seeing every HTTP request of a call and writing it to the call's log as one attempt.
 
-The SDK retries inside one `create()` call, out of sight. promptkit hands the SDK an
-`httpx2.AsyncClient` whose `send` records each request into the `AttemptLog` of the call
-running in the current context (a contextvar), so concurrent calls never mix their logs.
-It also tells the SDK not to retry an `insufficient_quota` 429, which it would otherwise.
+promptkit hands the SDK an `httpx2.AsyncClient` whose `send` records each request into the
+`AttemptLog` of the call running in the current context (a contextvar), so concurrent calls
+never mix their logs. It records what a request said (status, error, `Retry-After`) below
+the SDK, which turns a response into an exception and drops the rest. The SDK itself never
+retries (`max_retries=0`): one request is one attempt of the attempt loop.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import httpx2
 import openai
 
 from promptkit.core.results import Attempt, AttemptKind, Usage
-from promptkit.core.retry import FATAL_CODES
 
 __all__ = ["CURRENT_LOG", "AttemptLog", "RecordingAsyncClient"]
 
@@ -64,8 +64,6 @@ class AttemptLog:
         )
         self.attempts.append(attempt)
         self._last_end = end
-        if self.next_kind != "sdk_retry":
-            self.next_kind = "sdk_retry"
 
     def skip(self, error_type: str, error: str) -> None:
         """Record a config that was not tried (its circuit is open)."""
@@ -134,8 +132,6 @@ async def _response_fields(response: httpx2.Response) -> dict[str, Any]:
         response.status_code,
         "InternalServerError" if response.status_code >= 500 else "APIStatusError",
     )
-    if fields["error_code"] in FATAL_CODES:
-        response.headers["x-should-retry"] = "false"
     return fields
 
 

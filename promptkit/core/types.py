@@ -41,7 +41,11 @@ class ModelConfig(BaseModel):
     price_out: float | None = Field(default=None, ge=0, description="USD per 1M output tokens")
     context_window: int | None = Field(default=None, gt=0)
     timeout_s: float = Field(default=60.0, gt=0, description="per HTTP attempt")
-    max_retries: int = Field(default=2, ge=0, description="HTTP retries inside the SDK")
+    max_retries: int | None = Field(
+        default=None, ge=0,
+        description="retries of a transient failure on this config (attempts = 1 + this); "
+        "None: the client's retry policy",
+    )
 
 
 class ToolSpec(BaseModel):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.config import Settings
-from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreaker
+from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreaker, RetryPolicy
 from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError
@@ -57,6 +57,8 @@ class EvalOptions:
     budget_usd: float | None = None
     model: str | None = None
     results: Path | None = None
+    retries: int | None = None
+    """Retries of a transient failure (`--prompt-retries`); None: the project's policy."""
 
 
 @dataclass
@@ -99,6 +101,7 @@ class EvalSession:
             model_configs(self.settings, self.registry),
             transport=self.replay.transport(),
             hooks=self._hooks(),
+            retry=RetryPolicy.from_settings(self.settings, retries=self.options.retries),
         )
         return EvalRunner(client, concurrency=self.options.concurrency, model=self.options.model,
                           default_model=self.settings.default_model, replay=self.replay)

@@ -52,8 +52,8 @@ class ServerState:
 
         Requests queue at the server, so an attempt may wait long (`timeout_s` 300). The
         server answers a request it cannot parse with HTTP 500, which retrying cannot fix,
-        so the SDK's own retries are off (`max_retries` 0); promptkit's attempt loop still
-        retries transient failures.
+        and it is never overloaded by anyone else, so this config is not retried
+        (`max_retries` 0, overriding the project's retry policy): a 500 fails at once.
         """
         return ModelConfig(
             name=CONFIG_NAME,

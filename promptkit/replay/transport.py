@@ -2,9 +2,10 @@
 
 Give it to the `httpx2.AsyncClient` the openai SDK sends through, and everything above the
 HTTP layer (parsing, validation, re-asks, tool calls, usage and cost) runs as it would
-against the endpoint. A miss raises `ReplayMissError` from the transport: the SDK retries
-only `httpx2.RequestError`s, timeouts and status errors and passes any other exception
-through untouched, so the miss reaches the caller at once, unwrapped and never retried.
+against the endpoint. A miss raises `ReplayMissError` from the transport: the SDK passes
+any exception that is not an `httpx2.RequestError` or a timeout through untouched, and the
+attempt loop retries only what `promptkit.core.failures.classify` calls transient, so the
+miss reaches the caller at once, unwrapped and never retried.
 """
 
 from __future__ import annotations

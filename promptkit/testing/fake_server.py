@@ -37,13 +37,18 @@ __all__ = ["DEFAULT_FAULTS", "FakeOpenAIServer", "RecordedRequest"]
 
 Handler = Callable[[dict[str, Any], int], "Reply | None"]
 
+_RATE_LIMITED = Reply(status=429, retry_after=0.1, error_code="rate_limit_exceeded")
 DEFAULT_FAULTS: tuple[Reply, ...] = (
-    Reply(status=429, retry_after=0.1, error_code="rate_limit_exceeded"),
+    _RATE_LIMITED,
+    _RATE_LIMITED,
+    Reply(status=500),
     Reply(status=500),
     Reply(reset=True),
     Reply(malformed=True),
 )
-"""The faults of `fault_rate` mode: a 429 with Retry-After 0.1 s, a 500, a reset, a bad body."""
+"""The faults of `fault_rate` mode, drawn uniformly from this list: a 429 with Retry-After
+0.1 s and a 500 each twice as often as a reset or a malformed body, so `fault_rate=0.3` is
+the issue's mix of 10 % 429, 10 % 500, 5 % resets and 5 % malformed bodies."""
 
 _UNAUTHORIZED = Reply(
     status=401,

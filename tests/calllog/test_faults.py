@@ -48,9 +48,9 @@ async def test_200_faulty_calls_leave_exactly_200_rows(tmp_path: Path) -> None:
     log = CallLog([db, jsonl], handle_sigterm=False)
     with FakeOpenAIServer(default=Reply(content="fine", latency=0.002), fault_rate=0.2,
                           seed=7) as server:  # fmt: skip
-        # The SDK retries 429/500/resets twice itself; promptkit retries what is left and
-        # the malformed bodies. The breaker stays out of the way (faults are not an outage).
-        config = config_for(server, max_retries=2)
+        # promptkit retries every fault (the SDK never does), so each retry is a row's
+        # attempt. The breaker stays out of the way (faults are not an outage).
+        config = config_for(server)
         breaker = CircuitBreaker(failure_threshold=10_000)
         async with AsyncClient([config], hooks=[log], retry=FAST, breaker=breaker) as client:
             outcomes = await run_calls(client)

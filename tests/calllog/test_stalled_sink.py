@@ -74,8 +74,7 @@ import signal, sys, time
 from promptkit.core import CallLog, Client, ModelConfig
 from promptkit.registry.calllog_sink import DatabaseSink
 log = CallLog([DatabaseSink(sys.argv[2])], sigterm_timeout_s=1.0, flush_interval_s=0.01)
-config = ModelConfig(name="main", model="m", base_url=sys.argv[1], api_key_env="",
-                     max_retries=0)
+config = ModelConfig(name="main", model="m", base_url=sys.argv[1], api_key_env="")
 with Client([config], hooks=[log]) as client:
     for i in range(3):
         client.call([{"role": "user", "content": f"call {i}"}], config="main")

@@ -54,8 +54,42 @@ def test_json_shows_the_attempts_including_retries(project: Path, server: FakeOp
     done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=I love it", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert [(a["kind"], a["status"]) for a in report["attempts"]] == [("first", 500), ("sdk_retry", 200)]
+    assert [(a["kind"], a["status"]) for a in report["attempts"]] == [("first", 500), ("retry", 200)]
     assert report["usage"]["input_tokens"] > 0 and report["prompt"] == "sentiment@1.2.0"
+
+
+def failing_run(project: Path, server: FakeOpenAIServer, *args: str) -> int:
+    """`promptkit run` against a server that always answers 500: the requests it made."""
+    server.default = Reply(status=500)
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x", *args)
+    assert done.returncode == 1, done.stderr
+    return len(server.chat_requests)
+
+
+def test_retries_follow_pyproject_then_environment_then_the_option(
+    project: Path, server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("\n[tool.promptkit.retry]\nmax_attempts = 2\nbackoff_base_s = 0.01\n")
+    assert failing_run(project, server) == 2
+    server.clear()
+    monkeypatch.setenv("PROMPTKIT_RETRY_MAX_ATTEMPTS", "3")
+    assert failing_run(project, server) == 3
+    server.clear()
+    assert failing_run(project, server, "--retries", "0") == 1
+
+
+def test_a_bad_retry_setting_is_one_line_naming_the_file_and_the_key(
+    project: Path, server: FakeOpenAIServer
+) -> None:
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("\n[tool.promptkit.retry]\nmax_attempts = 0\n")
+    done = promptkit(project, server, "run", "sentiment@1.2.0", "--var", "text=x")
+    assert done.returncode == 2
+    error = done.stderr.strip()
+    assert len(error.splitlines()) == 1, error
+    assert "pyproject.toml: [tool.promptkit.retry] max_attempts = 0: expected an integer" in error
+    assert server.requests == []
 
 
 def test_a_model_failure_exits_1_with_one_line(project: Path, server: FakeOpenAIServer) -> None:

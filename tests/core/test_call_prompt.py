@@ -34,7 +34,7 @@ def test_call_prompt_sends_the_prompts_settings_and_returns_config_and_cost() ->
                                                   "completion_tokens": 500})
     with FakeOpenAIServer(default=reply) as server:
         fast = ModelConfig(name="fast", model="small", base_url=server.base_url,
-                           api_key_env="", price_in=2.0, price_out=8.0, max_retries=0)
+                           api_key_env="", price_in=2.0, price_out=8.0)
         with Client([fast]) as client:
             result = client.call_prompt(prompt, {"text": "fine"}, metadata={"case": "a"})
         body = server.chat_requests[0].body

@@ -80,10 +80,10 @@ def test_config_settings_apply_when_the_call_gives_none(server: FakeOpenAIServer
 def test_errors_no_attempt_can_fix_are_sent_once(
     server: FakeOpenAIServer, reply: Reply, error_type: str
 ) -> None:
-    """Neither the SDK (2 retries allowed here) nor promptkit retries them."""
+    """promptkit does not retry them (3 attempts allowed here), and the SDK never retries."""
     server.default = reply
     with (
-        Client([config_for(server, max_retries=2)], retry=FAST) as client,
+        Client([config_for(server)], retry=FAST) as client,
         pytest.raises(ModelAPIError) as caught,
     ):
         client.call(ASK, config="main")
@@ -95,26 +95,27 @@ def test_errors_no_attempt_can_fix_are_sent_once(
     ]
 
 
-async def test_sdk_retries_are_recorded_with_their_waits(server: FakeOpenAIServer) -> None:
+async def test_retries_are_recorded_with_their_waits(server: FakeOpenAIServer) -> None:
     server.enqueue(
         Reply(status=503),
-        Reply(status=429, headers={"retry-after-ms": "50"}),
+        Reply(status=429, headers={"retry-after-ms": "250"}),
         Reply(content="fine"),
     )
-    async with AsyncClient([config_for(server, max_retries=2)]) as client:
+    async with AsyncClient([config_for(server)]) as client:
         result = await client.call(ASK, config="main")
     assert [(a.kind, a.status) for a in result.attempts] == [
         ("first", 503),
-        ("sdk_retry", 429),
-        ("sdk_retry", 200),
+        ("retry", 429),
+        ("retry", 200),
     ]
-    assert result.attempts[1].wait_s >= 0.3, "the SDK's own backoff (0.375-0.5 s)"
-    assert 0.04 <= result.attempts[2].wait_s < 0.3, "retry-after-ms honoured"
+    assert len(server.chat_requests) == 3, "one request per attempt"
+    assert result.attempts[1].wait_s < 0.2, "the default backoff: uniform(0, 0.05 s)"
+    assert 0.24 <= result.attempts[2].wait_s < 0.5, "retry-after-ms honoured"
 
 
 def test_malformed_body_is_retried_by_promptkit_with_backoff(server: FakeOpenAIServer) -> None:
     server.enqueue(Reply(malformed=True), Reply(malformed=True), Reply(content="fine"))
-    with Client([config_for(server, max_retries=2)], retry=FAST) as client:
+    with Client([config_for(server)], retry=FAST) as client:
         result = client.call(ASK, config="main")
     assert [(a.kind, a.error_type) for a in result.attempts] == [
         ("first", "MalformedResponse"),

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from promptkit.core import CircuitBreaker, RetryPolicy
-from promptkit.core.retry import classify
+from promptkit.core.failures import classify
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from promptkit.core import AsyncClient, Client, OutputSpec, RetryPolicy
+from promptkit.core import AsyncClient, CircuitBreaker, Client, OutputSpec, RetryPolicy
 from promptkit.errors import DeadlineExceededError, ModelAPIError, OutputValidationError
 from promptkit.testing import FakeOpenAIServer, Reply
 from tests.core.conftest import ADA, ASK, FAST, PERSON, config_for
@@ -17,11 +17,10 @@ SCHEMA = OutputSpec(mode="json_schema", schema=PERSON)
 
 
 async def test_200_calls_through_30_percent_faults_all_return_validated_output() -> None:
-    """429 (Retry-After 0.1 s), 500, connection reset and malformed bodies on 30% of requests."""
+    """429 (Retry-After 0.1 s), 500, connection reset and malformed bodies on 30% of requests,
+    every one retried by promptkit's default policy (the SDK never retries)."""
     with FakeOpenAIServer(default=Reply(content=ADA), fault_rate=0.3, seed=2024) as server:
-        config = config_for(server, max_retries=2)
-        retry = RetryPolicy(max_attempts=6, backoff_base_s=0.05)
-        async with AsyncClient([config], retry=retry) as client:
+        async with AsyncClient([config_for(server)]) as client:
             gate = asyncio.Semaphore(50)
 
             async def one() -> object:
@@ -41,7 +40,7 @@ async def test_200_calls_through_30_percent_faults_all_return_validated_output()
     assert {"RateLimitError", "InternalServerError", "MalformedResponse"} <= set(errors)
     assert errors["ReadError"] + errors["RemoteProtocolError"] > 0, errors
     assert sum(errors.values()) == len(faults)
-    assert kinds["sdk_retry"] > 0 and kinds["retry"] > 0, kinds
+    assert set(kinds) == {"first", "retry"} and kinds["first"] == 200, kinds
     after_429 = [
         b
         for r in results
@@ -58,7 +57,7 @@ async def test_200_calls_through_30_percent_faults_all_return_validated_output()
 
 def test_401_is_not_retried(server: FakeOpenAIServer) -> None:
     server.api_key = "sk-right"
-    config = config_for(server, max_retries=2)
+    config = config_for(server)
     with Client([config], retry=FAST) as client, pytest.raises(ModelAPIError) as caught:
         client.call(ASK, config="main")
     assert caught.value.status_code == 401
@@ -113,10 +112,10 @@ def test_deadline_holds_against_a_hanging_server_sync() -> None:
 
 
 async def test_deadline_holds_against_a_hanging_server_async() -> None:
-    """The SDK would wait 60 s per attempt (timeout_s) and retry twice; the deadline is 2 s."""
+    """An attempt would wait 60 s (timeout_s) and then be retried; the deadline is 2 s."""
     deadline = 2.0
     with FakeOpenAIServer(default=Reply(hang=True)) as server:
-        async with AsyncClient([config_for(server, max_retries=2)], deadline_s=deadline) as client:
+        async with AsyncClient([config_for(server)], deadline_s=deadline) as client:
             started = time.monotonic()
             with pytest.raises(DeadlineExceededError):
                 await client.call(ASK, config="main")
@@ -125,13 +124,16 @@ async def test_deadline_holds_against_a_hanging_server_async() -> None:
     print(f"\nhanging server, deadline {deadline} s (async): raised after {elapsed:.3f} s")
 
 
-async def test_deadline_bounds_the_sdk_retries_and_their_backoff() -> None:
-    """The SDK would retry these 500s for ~15 s; the call's 1 s deadline cuts it."""
+async def test_deadline_bounds_the_retries_and_their_backoff() -> None:
+    """The policy would retry these 500s a hundred times; the call's 1 s deadline cuts it."""
+    retry = RetryPolicy(max_attempts=100, backoff_base_s=0.02, backoff_cap_s=0.05)
+    breaker = CircuitBreaker(failure_threshold=1000)  # an outage, but the deadline is tested
     with FakeOpenAIServer(default=Reply(status=500)) as server:
-        async with AsyncClient([config_for(server, max_retries=5)]) as client:
+        async with AsyncClient([config_for(server)], retry=retry, breaker=breaker) as client:
             started = time.monotonic()
             with pytest.raises(DeadlineExceededError) as caught:
                 await client.call(ASK, config="main", deadline_s=1.0)
             elapsed = time.monotonic() - started
     assert 0.9 <= elapsed <= 1.1, elapsed
-    assert [a.kind for a in caught.value.attempts][:2] == ["first", "sdk_retry"]
+    kinds = [a.kind for a in caught.value.attempts]
+    assert kinds[0] == "first" and set(kinds[1:]) == {"retry"} and len(kinds) > 5

@@ -89,7 +89,7 @@ def project(tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.Monkey
     (root / "pyproject.toml").write_text(
         '[project]\nname = "noisy"\n\n[tool.promptkit.models.default]\nmodel = "fake-model"\n'
         f'base_url = "{server.base_url}"\napi_key_env = "FAKE_KEY"\n'
-        'capability = "json_schema"\nmax_retries = 0\n\n[tool.pytest.ini_options]\n'
+        'capability = "json_schema"\n\n[tool.pytest.ini_options]\n'
         'asyncio_default_fixture_loop_scope = "function"\n')
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)

@@ -39,7 +39,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 def config(server: FakeOpenAIServer, capability: str) -> ModelConfig:
     return ModelConfig.model_validate({
         "name": "main", "model": "fake-llama", "base_url": server.base_url, "api_key_env": "",
-        "max_retries": 0, "capability": capability,
+        "capability": capability,
     })
 
 

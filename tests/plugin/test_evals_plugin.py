@@ -371,3 +371,31 @@ def test_another_tools_yaml_in_evals_is_not_collected(evals_project: pytest.Pyte
     assert result.ret == 0
     assert [line for line in result.outlines if "promptfoo" in line] == []
     assert sum("::" in line for line in result.outlines) == 3
+
+
+def test_retries_follow_pyproject_unless_prompt_retries_says_otherwise(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    """Every answer is a 500: each case sends exactly as many requests as the policy allows."""
+    server.handler = lambda body, index: Reply(status=500)
+    pyproject = evals_project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text()
+                         + "\n[tool.promptkit.retry]\nmax_attempts = 3\nbackoff_base_s = 0.01\n")
+    run = ("evals", "--prompt-version=1.0.0", "--prompt-record=once")
+    evals_project.runpytest(*run).assert_outcomes(failed=3)
+    assert len(server.chat_requests) == 3 * 3
+    server.clear()
+    evals_project.runpytest(*run, "--prompt-retries=1").assert_outcomes(failed=3)
+    assert len(server.chat_requests) == 3 * 2
+
+
+def test_a_bad_retry_setting_is_a_one_line_usage_error(evals_project: pytest.Pytester) -> None:
+    pyproject = evals_project.path / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[tool.promptkit.retry]\nbackoff_factor = 0\n")
+    result = evals_project.runpytest("evals")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*pyproject.toml: [[]tool.promptkit.retry[]] backoff_factor = 0: "
+                                 "expected a number of at least 1"])
+    result = evals_project.runpytest("evals", "--prompt-retries=-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--prompt-retries: expected an integer, 0 or more; got '-1'"])

@@ -60,7 +60,7 @@ def project(tmp_path: Path, server: FakeOpenAIServer, monkeypatch: pytest.Monkey
         "      - contains: {value: hello}\n")
     (root / "pyproject.toml").write_text(
         '[project]\nname = "refs"\n\n[tool.promptkit.models.default]\nmodel = "m"\n'
-        f'base_url = "{server.base_url}"\napi_key_env = ""\nmax_retries = 0\n\n'
+        f'base_url = "{server.base_url}"\napi_key_env = ""\n\n'
         '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
     monkeypatch.chdir(root)
     cli_run(root, "publish")

@@ -19,7 +19,7 @@ CASE = "people/extract@1.0.0/ada.json"
 
 
 def config(url: str) -> ModelConfig:
-    return ModelConfig(name="main", model="fake-main", base_url=url, api_key_env="", max_retries=0)
+    return ModelConfig(name="main", model="fake-main", base_url=url, api_key_env="")
 
 
 async def test_a_re_ask_records_both_turns_and_replays_them_offline(fixtures: Path) -> None:
