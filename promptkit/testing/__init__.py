@@ -1,5 +1,6 @@
-"""Testing helpers for promptkit users: a fault-injecting fake OpenAI server and its fixture,
-and a TCP proxy that refuses, stalls and resumes a connection to a database."""
+"""Testing helpers for promptkit users: a fault-injecting fake model server (OpenAI chat,
+OpenAI Responses and Anthropic Messages) and its fixture, and a TCP proxy that refuses,
+stalls and resumes a connection to a database."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from promptkit.lazy import lazy_attributes
 if TYPE_CHECKING:
     from promptkit.testing.fake_server import DEFAULT_FAULTS, FakeOpenAIServer, RecordedRequest
     from promptkit.testing.replies import Reply, ToolCallReply
+    from promptkit.testing.shapes.wire import ApiProtocol
     from promptkit.testing.tcp_proxy import TcpProxy
 
 __all__ = [
     "DEFAULT_FAULTS",
+    "ApiProtocol",
     "FakeOpenAIServer",
     "RecordedRequest",
     "Reply",

@@ -1,11 +1,18 @@
-"""A real OpenAI-compatible HTTP server on 127.0.0.1 that answers from a script and injects faults.
+"""A real HTTP server on 127.0.0.1 that answers model requests from a script and injects faults.
 
     with FakeOpenAIServer([Reply(status=429, retry_after=0.1), Reply(content={"a": 1})]) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-fake")
+        claude = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="sk-fake")
 
-Each request takes the next queued `Reply`; when the queue is empty, `handler(body, index)`
-decides (returning None defers), else `default`. With `fault_rate`, a seeded random share of
-chat requests gets one of `faults` instead. Every request is recorded in `requests`.
+It speaks three protocols, picked by the route posted to: OpenAI chat completions
+(`/v1/chat/completions`), the OpenAI Responses API (`/v1/responses`) and Anthropic Messages
+(`/v1/messages`). One `Reply` renders in whichever was asked for, faults and streams included
+(see `shapes/`); `RecordedRequest.protocol` tells which one a request used.
+
+Each model request takes the next queued `Reply`; when the queue is empty,
+`handler(body, index)` decides (returning None defers), else `default`. With `fault_rate`, a
+seeded random share of model requests gets one of `faults` instead. Every request is
+recorded in `requests`.
 
 The server is one asyncio loop on a daemon thread speaking HTTP/1.1 with keep-alive, so a
 slow or hanging reply never blocks the others and thousands of calls a second get through.
@@ -25,12 +32,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptkit.testing.replies import (
-    Reply,
-    completion_body,
-    error_body,
-    stream_chunks,
-    usage_chunk,
+from promptkit.testing.replies import Reply
+from promptkit.testing.shapes import (
+    CHAT,
+    ApiProtocol,
+    Shape,
+    SseEvent,
+    cut_stream,
+    request_id,
+    shape_for,
 )
 
 __all__ = ["DEFAULT_FAULTS", "FakeOpenAIServer", "RecordedRequest"]
@@ -51,10 +61,7 @@ DEFAULT_FAULTS: tuple[Reply, ...] = (
 the issue's mix of 10 % 429, 10 % 500, 5 % resets and 5 % malformed bodies."""
 
 _UNAUTHORIZED = Reply(
-    status=401,
-    error_code="invalid_api_key",
-    error_type="invalid_request_error",
-    error_message="Incorrect API key provided",
+    status=401, error_code="invalid_api_key", error_message="Incorrect API key provided"
 )
 _MODELS = {
     "object": "list",
@@ -64,20 +71,27 @@ _REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     408: "Request Timeout",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",
+    529: "Overloaded",
 }
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the server received, and the reply it chose."""
+    """One request the server received, and the reply it chose.
+
+    `protocol` is the one its route speaks ("chat", "responses" or "anthropic"), None for
+    any other route (such as `GET /v1/models`).
+    """
 
     index: int
     method: str
@@ -86,10 +100,17 @@ class RecordedRequest:
     body: Any
     reply: Reply | None = field(default=None, compare=False)
     fault: bool = False
+    protocol: ApiProtocol | None = None
 
 
 class FakeOpenAIServer:
-    """A scriptable OpenAI-compatible server on 127.0.0.1 (a context manager)."""
+    """A scriptable model server on 127.0.0.1 (a context manager) speaking OpenAI chat,
+    OpenAI Responses and Anthropic Messages.
+
+    Point the OpenAI SDK at `base_url` and the Anthropic SDK at `anthropic_base_url`.
+    With `api_key` set, a request must carry it as its protocol's SDK sends it:
+    `Authorization: Bearer <key>`, or `x-api-key` on the Anthropic route.
+    """
 
     def __init__(
         self,
@@ -119,9 +140,9 @@ class FakeOpenAIServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
         self.in_flight = 0
-        """Chat requests being answered now (latency included)."""
+        """Model requests being answered now (latency included)."""
         self.peak_in_flight = 0
-        """The most chat requests ever answered at once: what bounds a client's concurrency."""
+        """The most model requests ever answered at once: what bounds a client's concurrency."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -160,8 +181,14 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        """The URL to give an OpenAI client: `http://127.0.0.1:<port>/v1`."""
+        """The URL to give an OpenAI client (chat and Responses): `http://127.0.0.1:<port>/v1`."""
         return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """The URL to give an Anthropic client: `http://127.0.0.1:<port>`, without `/v1`,
+        because that SDK appends `/v1/messages` to its base URL itself."""
+        return self.url
 
     # -- script and evidence ------------------------------------------------------------
 
@@ -176,7 +203,8 @@ class FakeOpenAIServer:
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        return [r for r in self._requests if r.path.endswith("/chat/completions")]
+        """The requests posted to the chat completions route."""
+        return [r for r in self._requests if r.protocol == "chat"]
 
     def clear(self) -> None:
         """Forget recorded requests and queued replies."""
@@ -227,25 +255,29 @@ class FakeOpenAIServer:
         except ValueError:
             body = None
         index = len(self._requests)
-        reply, fault = self._choose(method, path, headers, body, index)
-        self._requests.append(RecordedRequest(index, method, path, headers, body, reply, fault))
+        shape = shape_for(method, path)
+        reply, fault = self._choose(shape, headers, body, index)
+        protocol = shape.protocol if shape else None
+        recorded = RecordedRequest(index, method, path, headers, body, reply, fault, protocol)
+        self._requests.append(recorded)
         if reply is None:
             return await self._route_other(method, path, writer)
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            return await self._answer(
-                reply, body if isinstance(body, dict) else {}, index, reader, writer
-            )
+            request = body if isinstance(body, dict) else {}
+            return await self._answer(reply, shape or CHAT, request, index, reader, writer)
         finally:
             self.in_flight -= 1
 
     def _choose(
-        self, method: str, path: str, headers: dict[str, str], body: Any, index: int
+        self, shape: Shape | None, headers: dict[str, str], body: Any, index: int
     ) -> tuple[Reply | None, bool]:
-        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+        """The reply to a request: a 401 when the key is wrong, None when the route is not
+        a model request's, else a fault, the queue, the handler or the default, in order."""
+        if self.api_key is not None and (shape or CHAT).credential(headers) != self.api_key:
             return _UNAUTHORIZED, False
-        if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
+        if shape is None:
             return None, False
         if self.fault_rate and self.faults and self._rng.random() < self.fault_rate:
             return self._rng.choice(self.faults), True
@@ -260,33 +292,38 @@ class FakeOpenAIServer:
     async def _route_other(self, method: str, path: str, writer: asyncio.StreamWriter) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return await _send_json(writer, 200, _MODELS, {})
-        return await _send_json(writer, 404, error_body(Reply(status=404)), {})
+        return await _send_json(writer, 404, CHAT.error_body(Reply(status=404), 0), {})
 
     async def _answer(
         self,
         reply: Reply,
+        shape: Shape,
         request: dict[str, Any],
         index: int,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
+        """Send `reply` in the shape's protocol; False when the connection must not be reused."""
         if reply.latency > 0:
             await asyncio.sleep(reply.latency)
-        headers = {"x-request-id": f"req_{index:06d}", **reply.response_headers()}
+        headers = {shape.request_id_header: request_id(index), **reply.response_headers()}
         if reply.hang:
             await self._hang(reader)
             return False
         if reply.status != 200:
-            return await _send_json(writer, reply.status, error_body(reply), headers)
-        if reply.malformed:
-            await _send(writer, 200, b'{"id": "chatcmpl-broken", "choices": [{"ind', headers)
-            return True
+            return await _send_json(writer, reply.status, shape.error_body(reply, index), headers)
+        body = json.dumps(shape.body(reply, request, index)).encode()
+        if reply.malformed:  # the first half of the real body: not JSON, on every protocol
+            return await _send(writer, 200, body[: len(body) // 2], headers)
         if reply.reset:
-            await _reset(writer, completion_body(reply, request, index), headers)
+            await _reset(writer, body, headers)
             return False
         if request.get("stream"):
-            return await _send_stream(writer, reply, request, index, headers)
-        return await _send_json(writer, 200, completion_body(reply, request, index), headers)
+            events = shape.stream(reply, request, index)
+            if reply.stream_cut_after is not None:
+                events = cut_stream(events, reply.stream_cut_after)
+            return await _send_stream(writer, events, reply.chunk_delay, headers)
+        return await _send(writer, 200, body, headers)
 
     async def _hang(self, reader: asyncio.StreamReader) -> None:
         """Say nothing until the client hangs up, the server stops, or the hang limit passes."""
@@ -351,9 +388,8 @@ async def _send_json(
     return await _send(writer, status, json.dumps(data).encode(), headers)
 
 
-async def _reset(writer: asyncio.StreamWriter, data: Any, headers: Mapping[str, str]) -> None:
+async def _reset(writer: asyncio.StreamWriter, body: bytes, headers: Mapping[str, str]) -> None:
     """Promise a full body, send half of it, then abort the connection with a TCP reset."""
-    body = json.dumps(data).encode()
     all_headers = {"content-type": "application/json", "content-length": str(len(body)), **headers}
     writer.write(_head(200, all_headers) + body[: len(body) // 2])
     await writer.drain()
@@ -365,20 +401,11 @@ async def _reset(writer: asyncio.StreamWriter, data: Any, headers: Mapping[str, 
 
 async def _send_stream(
     writer: asyncio.StreamWriter,
-    reply: Reply,
-    request: Mapping[str, Any],
-    index: int,
+    events: list[SseEvent],
+    delay: float,
     headers: Mapping[str, str],
 ) -> bool:
-    """Server-sent events in chunked encoding; cut short after `stream_cut_after` chunks."""
-    chunks: list[Any] = stream_chunks(reply, request, index)
-    cut = reply.stream_cut_after is not None
-    if cut:
-        chunks = chunks[: reply.stream_cut_after]
-    else:
-        if (request.get("stream_options") or {}).get("include_usage"):
-            chunks.append(usage_chunk(reply, request, index))
-        chunks.append("[DONE]")
+    """Server-sent events in chunked encoding, `delay` seconds apart."""
     all_headers = {
         "content-type": "text/event-stream",
         "transfer-encoding": "chunked",
@@ -386,13 +413,12 @@ async def _send_stream(
         **headers,
     }
     writer.write(_head(200, all_headers))
-    for chunk in chunks:
-        data = chunk if isinstance(chunk, str) else json.dumps(chunk)
-        event = f"data: {data}\n\n".encode()
-        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-        if reply.chunk_delay > 0:
+    for event in events:
+        data = event.encode()
+        writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        if delay > 0:
             await writer.drain()
-            await asyncio.sleep(reply.chunk_delay)
+            await asyncio.sleep(delay)
     writer.write(b"0\r\n\r\n")
     await writer.drain()
     return True

@@ -1,4 +1,4 @@
-"""pytest fixtures for users' own tests: a fake OpenAI server their code talks to unchanged."""
+"""pytest fixtures for users' own tests: a fake model server their code talks to unchanged."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ FAKE_API_KEY = "sk-promptkit-fake"
 
 @pytest.fixture
 def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
-    """A started `FakeOpenAIServer`; OPENAI_BASE_URL and OPENAI_API_KEY point at it.
+    """A started `FakeOpenAIServer`; OPENAI_BASE_URL and OPENAI_API_KEY point the OpenAI
+    SDK at it, ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY the Anthropic SDK.
 
     Script it with `fake_openai.enqueue(Reply(...))`, `.default`, `.handler` or
     `.fault_rate`; read what your code sent in `fake_openai.requests`.
@@ -27,4 +28,6 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_API_KEY)
         yield server

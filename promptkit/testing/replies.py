@@ -1,14 +1,16 @@
-"""Scripted answers of the fake server, and the OpenAI-shaped bodies built from them."""
+"""Scripted answers of the fake server, independent of the protocol they are rendered in.
+
+One `Reply` becomes an OpenAI chat completion, an OpenAI Responses API response or an
+Anthropic message, depending on the route the client posted to (see `shapes/`)."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Reply", "ToolCallReply"]
+__all__ = ["Reply", "TokenCounts", "ToolCallReply", "token_counts"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,16 @@ class ToolCallReply:
             return self.arguments
         return json.dumps(self.arguments)
 
+    def arguments_value(self) -> Any:
+        """The arguments as a JSON value, for protocols that send them parsed (Anthropic's
+        `input`); raw text that is not JSON stays text, as a model's broken output would."""
+        if not isinstance(self.arguments, str):
+            return self.arguments
+        try:
+            return json.loads(self.arguments)
+        except ValueError:
+            return self.arguments
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -32,8 +44,13 @@ class Reply:
     a plain reply says "ok". Faults: `status` (with `retry_after` seconds and an
     error `error_code`/`error_type`), `reset` (the socket is cut mid-body), `hang`
     (no answer until the client gives up or the server stops), `malformed` (a 200
-    whose body is not JSON), `stream_cut_after` (a stream that stops after N chunks
-    with no finish_reason and no [DONE]).
+    whose body is not JSON), `stream_cut_after` (a stream that stops after N deltas,
+    with no finish_reason and no [DONE] on chat, no `response.completed` on Responses,
+    no `message_stop` on Anthropic; on chat every chunk counts as a delta).
+
+    `usage` takes the chat names `prompt_tokens` (cached tokens included),
+    `completion_tokens` and `cached_tokens` on every route; each protocol maps them to
+    its own fields.
     """
 
     content: Any = None
@@ -77,99 +94,21 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def usage_body(reply: Reply, request: Mapping[str, Any]) -> dict[str, Any]:
-    """The usage block: the reply's own numbers, or a rough count of characters / 4."""
+@dataclass(frozen=True)
+class TokenCounts:
+    """The token figures of one reply, in chat terms; `prompt` includes `cached`."""
+
+    prompt: int
+    completion: int
+    cached: int
+
+
+def token_counts(reply: Reply, prompt: Any) -> TokenCounts:
+    """The reply's own numbers, or a rough count of characters / 4 of the prompt material
+    (a JSON value: what the protocol sends as the prompt) and of the content."""
     given = dict(reply.usage or {})
-    prompt = given.get("prompt_tokens", max(1, len(json.dumps(request.get("messages", []))) // 4))
-    completion = given.get("completion_tokens", max(1, len(reply.content_text() or "") // 4))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": given.get("cached_tokens", 0)},
-    }
-
-
-def tool_calls_body(reply: Reply) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"call_{i}",
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments_text()},
-        }
-        for i, call in enumerate(reply.tool_calls)
-    ]
-
-
-def completion_body(reply: Reply, request: Mapping[str, Any], number: int) -> dict[str, Any]:
-    """A chat.completion object as the OpenAI API returns it."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": reply.content_text(),
-        "refusal": reply.refusal,
-    }
-    if reply.tool_calls:
-        message["tool_calls"] = tool_calls_body(reply)
-    return {
-        "id": f"chatcmpl-{number}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": reply.model or request.get("model") or "fake-model",
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": reply.finish(), "logprobs": None}
-        ],
-        "usage": usage_body(reply, request),
-    }
-
-
-def error_body(reply: Reply) -> dict[str, Any]:
-    """The error object of a non-200 reply, shaped like OpenAI's."""
-    kind = reply.error_type or ("rate_limit_error" if reply.status == 429 else "api_error")
-    return {
-        "error": {
-            "message": reply.error_message or f"fake server error {reply.status}",
-            "type": kind,
-            "param": None,
-            "code": reply.error_code,
-        }
-    }
-
-
-def stream_chunks(reply: Reply, request: Mapping[str, Any], number: int) -> list[dict[str, Any]]:
-    """The chunks of a streamed completion, before any usage chunk and [DONE]."""
-    base = {
-        "id": f"chatcmpl-{number}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": reply.model or request.get("model") or "fake-model",
-    }
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    text = reply.content_text() or ""
-    size = max(1, reply.chunk_size)
-    chunks += [chunk({"content": text[i : i + size]}) for i in range(0, len(text), size)]
-    if reply.refusal is not None:
-        chunks.append(chunk({"refusal": reply.refusal}))
-    for i, call in enumerate(tool_calls_body(reply)):
-        head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
-        chunks.append(chunk({"tool_calls": [{"index": i, **head}]}))
-        args = call["function"]["arguments"]
-        for j in range(0, len(args), size):
-            piece = {"index": i, "function": {"arguments": args[j : j + size]}}
-            chunks.append(chunk({"tool_calls": [piece]}))
-    chunks.append(chunk({}, reply.finish()))
-    return chunks
-
-
-def usage_chunk(reply: Reply, request: Mapping[str, Any], number: int) -> dict[str, Any]:
-    return {
-        "id": f"chatcmpl-{number}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": reply.model or request.get("model") or "fake-model",
-        "choices": [],
-        "usage": usage_body(reply, request),
-    }
+    return TokenCounts(
+        prompt=given.get("prompt_tokens", max(1, len(json.dumps(prompt)) // 4)),
+        completion=given.get("completion_tokens", max(1, len(reply.content_text() or "") // 4)),
+        cached=given.get("cached_tokens", 0),
+    )
