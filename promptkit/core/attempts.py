@@ -4,7 +4,9 @@ Written once, async; the sync client drives it on a private event loop thread.
 
     call ── deadline ──► for each config in [primary, *fallback]:
                             circuit open? ──────────────────────────► next config
-                            one HTTP request  (the SDK never retries: max_retries=0)
+                            one request through the config's provider adapter
+                              (OpenAI Chat, OpenAI Responses, Anthropic Messages;
+                               its SDK never retries: max_retries=0)
                               transient ──► Retry-After or backoff + jitter, retry
                                               ─► exhausted: next config
                               fatal ──────► ModelAPIError
@@ -22,15 +24,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-import openai
-from openai._types import RequestOptions
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
 from promptkit.core.breaker import CircuitBreaker
-from promptkit.core.failures import Failure, MalformedResponseError, classify
+from promptkit.core.failures import Failure, body_failure
 from promptkit.core.hooks import (
     CallHooks,
     CallRecord,
@@ -40,16 +38,15 @@ from promptkit.core.hooks import (
     notify_after_round,
 )
 from promptkit.core.prices import price_call
-from promptkit.core.results import AttemptKind, CallResult, Usage
+from promptkit.core.providers import Provider, provider_of
+from promptkit.core.results import AttemptKind, CallResult, ProviderReply, Usage
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import (
-    STREAM_PARAMS,
     Restart,
     StreamCutError,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
-    read_stream,
 )
 from promptkit.core.structured import Extracted, OutputPlan, extract, plan_output
 from promptkit.core.transport import CURRENT_LOG, AttemptLog
@@ -68,8 +65,6 @@ from promptkit.errors import (
 
 __all__ = ["AttemptLoop", "CallSpec"]
 
-_CHAT_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
-"""What the SDK's own `chat.completions.create` asks of a request: the API key as bearer."""
 E = TypeVar("E", bound=ModelCallError)
 
 
@@ -108,6 +103,10 @@ class _Run:
     first_token_s: float | None = None
     emitted: bool = False
 
+    def emit_delta(self, delta: TextDelta | ToolCallDelta) -> None:
+        """A provider's streamed delta, stamped with the index of the request it came in."""
+        self.emit(replace(delta, attempt=len(self.log.attempts) - 1))
+
     def emit(self, event: StreamEvent) -> None:
         """Hand a streamed event to the caller, noting the time of the first token."""
         if isinstance(event, TextDelta | ToolCallDelta):
@@ -140,6 +139,7 @@ class _ConfigRun:
     """One config's turn in the chain."""
 
     config: ModelConfig
+    provider: Provider
     plan: OutputPlan
     request: dict[str, Any]
     messages: list[Message]
@@ -156,7 +156,7 @@ class AttemptLoop:
     def __init__(
         self,
         *,
-        sdk_for: Callable[[ModelConfig], openai.AsyncOpenAI],
+        sdk_for: Callable[[ModelConfig], Any],
         endpoint_of: Callable[[ModelConfig], Hashable],
         retry: RetryPolicy,
         breaker: CircuitBreaker,
@@ -253,11 +253,13 @@ class AttemptLoop:
         raise run.error(RetriesExhaustedError, message)
 
     def _start(self, run: _Run, config: ModelConfig, position: int) -> _ConfigRun:
-        plan = plan_output(run.spec.output, config.capability)
+        provider = provider_of(config)
+        plan = plan_output(run.spec.output, provider.technique(config.capability))
         run.turn = _ConfigRun(
             config=config,
+            provider=provider,
             plan=plan,
-            request=self._request(run.spec, config, plan),
+            request=self._request(run.spec, config, provider, plan),
             messages=plan.prepare(list(run.spec.messages)),
             key=self._endpoint_of(config),
             kind="first" if position == 0 else "fallback",
@@ -272,32 +274,29 @@ class AttemptLoop:
         return config.max_retries + 1
 
     @staticmethod
-    def _request(spec: CallSpec, config: ModelConfig, plan: OutputPlan) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": config.model}
+    def _request(spec: CallSpec, config: ModelConfig, provider: Provider,
+                 plan: OutputPlan) -> dict[str, Any]:
+        """The request's parameters in the provider's terms (the messages go in later)."""
         temperature = spec.temperature if spec.temperature is not None else config.temperature
         max_tokens = spec.max_tokens if spec.max_tokens is not None else config.max_tokens
-        if temperature is not None:
-            request["temperature"] = temperature
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-        return {**request, **plan.params, **spec.extra}
+        return {**provider.params(config, plan, temperature, max_tokens), **spec.extra}
 
     async def _run_config(self, run: _Run, turn: _ConfigRun) -> CallResult:
         while True:
             context = self._admit(run, turn)
             first = len(run.log.attempts)
             try:
-                completion = await self._attempt(run, turn)
-                read = None if completion is None else self._read(run, turn, completion)
+                reply = await self._attempt(run, turn)
+                read = None if reply is None else self._read(run, turn, reply)
             finally:
                 self._settle(run, context, first, self.hooks)
-            if completion is None or read is None:
+            if reply is None or read is None:
                 await self._backoff(run, turn)
                 turn.kind = "retry"
                 continue
             got, errors = read
             if not errors:
-                return self._result(run, turn, completion, got)
+                return self._result(run, turn, reply, got)
             if turn.reasks >= run.spec.max_reasks:
                 message = (
                     f"the output broke its schema after {turn.reasks} re-ask(s) on "
@@ -352,15 +351,15 @@ class AttemptLoop:
             raise
         return context
 
-    async def _attempt(self, run: _Run, turn: _ConfigRun) -> ChatCompletion | None:
-        """One SDK call: the completion, or None after a transient failure worth a retry."""
+    async def _attempt(self, run: _Run, turn: _ConfigRun) -> ProviderReply | None:
+        """One SDK call: the reply, or None after a transient failure worth a retry."""
         try:
-            completion = await self._create(run, turn)
+            reply = await self._create(run, turn)
         except asyncio.CancelledError:
             self.breaker.release(turn.key)
             raise
         except Exception as exc:
-            failure = _classify(exc)
+            failure = _classify(exc, turn.provider)
             if failure is None:
                 self.breaker.release(turn.key)
                 raise
@@ -387,35 +386,21 @@ class AttemptLoop:
                 raise run.error(RetriesExhaustedError, message) from exc
             return None
         self.breaker.record(turn.key, ok=True)
-        return completion
+        return reply
 
-    async def _create(self, run: _Run, turn: _ConfigRun) -> ChatCompletion:
-        """POST the request through the SDK (its auth, errors, SSE parsing; never its retries).
-        `post` rather than `chat.completions.create`: the body is plain JSON already, and
-        create's walk of it against the SDK's TypedDicts costs a third of the SDK's CPU."""
-        body = {"messages": turn.messages, **turn.request}
-        if run.spec.stream:
-            body.update(STREAM_PARAMS)
-        response: Any = await self._sdk_for(turn.config).post(
-            "/chat/completions", cast_to=ChatCompletion, body=body, options=_CHAT_OPTIONS,
-            stream=run.spec.stream, stream_cls=openai.AsyncStream[ChatCompletionChunk],
-        )  # fmt: skip
-        completion = response
-        if run.spec.stream:
-            completion = await self._read_stream(run, response)
-        if not isinstance(completion, ChatCompletion) or not completion.choices:
-            raise MalformedResponseError("the 200 body is not a chat completion with choices")
-        return completion
-
-    @staticmethod
-    async def _read_stream(run: _Run, chunks: Any) -> ChatCompletion:
-        """Hand the deltas on as they come; the attempt's duration then covers the body."""
-        headers_at = time.monotonic()
+    async def _create(self, run: _Run, turn: _ConfigRun) -> ProviderReply:
+        """Send the request through the provider's SDK (its auth, errors and stream parsing;
+        never its retries). A streamed attempt's duration covers its whole body."""
+        body = {**turn.provider.payload(turn.messages), **turn.request}
+        sdk = self._sdk_for(turn.config)
+        if not run.spec.stream:
+            return await turn.provider.send(sdk, body, emit=None)
+        started, first = time.monotonic(), len(run.log.attempts)
         try:
-            return await read_stream(chunks, run.emit, len(run.log.attempts) - 1)
+            return await turn.provider.send(sdk, body, emit=run.emit_delta)
         finally:
-            last = run.log.attempts[-1]
-            run.log.amend_last(duration_s=last.duration_s + time.monotonic() - headers_at)
+            if len(run.log.attempts) > first:
+                run.log.amend_last(duration_s=time.monotonic() - started)
 
     @staticmethod
     def _note(run: _Run, failure: Failure) -> None:
@@ -440,24 +425,20 @@ class AttemptLoop:
         await asyncio.sleep(wait)
 
     def _read(
-        self, run: _Run, turn: _ConfigRun, completion: ChatCompletion
+        self, run: _Run, turn: _ConfigRun, reply: ProviderReply
     ) -> tuple[Extracted, list[str]]:
         """Refusal and truncation end the call; otherwise the output and its errors."""
-        choice = completion.choices[0]
-        usage = Usage.from_openai(completion.usage)
-        run.log.add_usage(usage)
-        reported = usage if completion.usage is not None else None
-        run.log.amend_last(usage=reported, finish_reason=choice.finish_reason)
-        run.finish_reason = choice.finish_reason
-        message = choice.message
-        if message.refusal or choice.finish_reason == "content_filter":
-            run.last_output = message.refusal or message.content
-            reason = message.refusal or "finish_reason content_filter"
+        run.log.add_usage(reply.usage or Usage())
+        run.log.amend_last(usage=reply.usage, finish_reason=reply.finish_reason)
+        run.finish_reason = reply.finish_reason
+        if reply.refusal or reply.finish_reason == "content_filter":
+            run.last_output = reply.refusal or reply.text
+            reason = reply.refusal or "finish_reason content_filter"
             run.log.amend_last(error_type="RefusalError", error=reason)
             raise run.error(RefusalError, f"{turn.config.name}: the model refused: {reason}")
-        got = extract(message, turn.plan)
+        got = extract(reply, turn.plan)
         run.last_output, run.parsed = got.raw, got.value
-        if choice.finish_reason == "length":
+        if reply.finish_reason == "length":
             raise self._truncated(run, turn)
         errors = [got.error] if got.error else []
         if not errors and turn.plan.schema is not None:
@@ -468,7 +449,7 @@ class AttemptLoop:
 
     @staticmethod
     def _truncated(run: _Run, turn: _ConfigRun) -> TruncatedOutputError:
-        limit = turn.request.get("max_tokens")
+        limit = turn.request.get("max_tokens") or turn.request.get("max_output_tokens")
         advice = (
             f"raise max_tokens above {limit}"
             if limit
@@ -479,23 +460,22 @@ class AttemptLoop:
         return run.error(TruncatedOutputError, message)
 
     def _result(
-        self, run: _Run, turn: _ConfigRun, completion: ChatCompletion, got: Extracted
+        self, run: _Run, turn: _ConfigRun, reply: ProviderReply, got: Extracted
     ) -> CallResult:
-        choice = completion.choices[0]
         last = run.log.attempts[-1] if run.log.attempts else None
         cost = price_call(turn.config, run.log.spent)
         return CallResult(
             output=got.value,
             text=got.raw,
-            finish_reason=choice.finish_reason,
-            usage=Usage.from_openai(completion.usage),
+            finish_reason=reply.finish_reason,
+            usage=reply.usage or Usage(),
             total_usage=run.log.spent,
             attempts=tuple(run.log.attempts),
-            model=completion.model or turn.config.model,
+            model=reply.model or turn.config.model,
             config_name=turn.config.name,
             latency_s=run.elapsed(),
-            request_id=getattr(completion, "_request_id", None)
-            or (last.request_id if last else None),
+            request_id=last.request_id if last else None,
+            response_id=reply.response_id,
             request=dict(turn.request),
             messages=tuple(turn.messages),
             metadata=dict(run.spec.metadata),
@@ -511,11 +491,12 @@ _OWN_VERDICTS = frozenset({"MalformedResponse", "StreamCut"})
 """Failures promptkit finds in a 200 response: their name replaces the transport's."""
 
 
-def _classify(exc: BaseException) -> Failure | None:
-    """`classify`, naming a stream cut short as such (transient before its first token)."""
+def _classify(exc: BaseException, provider: Provider) -> Failure | None:
+    """The provider's verdict, naming a stream cut short as such (transient before its
+    first token)."""
     if isinstance(exc, StreamCutError):
         return Failure(True, "StreamCut", str(exc))
-    return classify(exc)
+    return provider.classify(exc) or body_failure(exc)
 
 
 def _attach_evidence(exc: ModelCallError, run: _Run) -> None:

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, Unpack
 
 import httpx2
-import openai
 
 from promptkit.core.attempts import AttemptLoop, CallSpec
 from promptkit.core.breaker import CircuitBreaker
 from promptkit.core.hooks import CallHooks
 from promptkit.core.loop_thread import LoopThread
 from promptkit.core.prompt_call import PromptLike, prompt_call
+from promptkit.core.providers import SdkOptions, provider_of
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import StreamEvent, stream_events
@@ -109,8 +109,13 @@ def resolve_api_key(config: ModelConfig, *, offline: bool = False) -> str:
     return key
 
 
+_BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL"}
+
+
 def _base_url(config: ModelConfig) -> str | None:
-    return config.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    """The config's endpoint, else the one its SDK would read from the environment."""
+    env = _BASE_URL_ENV.get(config.provider, "OPENAI_BASE_URL")
+    return config.base_url or os.environ.get(env) or None
 
 
 def endpoint_key(config: ModelConfig) -> Hashable:
@@ -163,7 +168,7 @@ class _LoopClients:
     """The HTTP client and SDK clients of one event loop (connections belong to a loop)."""
 
     http: RecordingAsyncClient
-    sdks: dict[tuple[Any, ...], openai.AsyncOpenAI] = field(default_factory=dict)
+    sdks: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 class AsyncClient:
@@ -273,24 +278,26 @@ class AsyncClient:
             extra=dict(options.get("extra") or {}),
         )
 
-    def _sdk_for(self, config: ModelConfig) -> openai.AsyncOpenAI:
+    def _sdk_for(self, config: ModelConfig) -> Any:
+        """The SDK client of the config's provider, one per endpoint and options, sharing
+        the loop's HTTP connections (and so its recording transport)."""
         loop = asyncio.get_running_loop()
         clients = self._clients.get(loop)
         if clients is None:
             http = RecordingAsyncClient(transport=self._transport)
             clients = self._clients[loop] = _LoopClients(http)
         api_key = resolve_api_key(config, offline=getattr(self._transport, "offline", False))
-        base_url = _base_url(config)
-        key = (base_url, api_key, config.timeout_s)
+        headers = dict(config.headers)
+        if config.api_key_header:
+            headers[config.api_key_header] = api_key
+        key = (config.provider, _base_url(config), api_key, config.timeout_s,
+               tuple(sorted(headers.items())), tuple(sorted(config.query.items())),
+               config.organization, config.project)
         sdk = clients.sdks.get(key)
         if sdk is None:
-            sdk = clients.sdks[key] = openai.AsyncOpenAI(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=config.timeout_s,
-                max_retries=0,  # the attempt loop's schedule is the only one
-                http_client=clients.http,
-            )
+            options = SdkOptions(api_key, _base_url(config), config.timeout_s, headers,
+                                 config.query, clients.http)
+            sdk = clients.sdks[key] = provider_of(config).client(config, options)
         return sdk
 
     async def aclose(self) -> None:

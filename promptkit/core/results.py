@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from promptkit.core.types import Message, ModelConfig
 
-__all__ = ["Attempt", "AttemptKind", "CallResult", "Usage"]
+__all__ = ["Attempt", "AttemptKind", "CallResult", "ProviderReply", "ToolCall", "Usage"]
 
 AttemptKind = Literal["first", "retry", "reask", "fallback"]
 """Why a request was sent: the call's first, a retry after a transient failure, a re-ask
@@ -46,6 +46,30 @@ class Usage:
             output_tokens=getattr(usage, "completion_tokens", 0) or 0,
             cached_tokens=cached or 0,
         )
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call in a reply; `arguments` is the JSON text the model wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ProviderReply:
+    """One response of any provider's API, in promptkit's words: the finish reason in the
+    Chat Completions vocabulary (`stop`, `length`, `tool_calls`, `content_filter`), and the
+    provider's own id of the response."""
+
+    text: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    refusal: str | None = None
+    usage: Usage | None = None
+    response_id: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,9 @@ class CallResult:
     token (None for a call that did not stream). `config` is the model config the answer
     came from (a fallback's, when one answered), and `cost_usd` the whole call's cost
     (`total_usage` at that config's prices, priced once, here), with `cost_source` saying
-    where the prices came from (`config`, the price table, or `unknown`).
+    where the prices came from (`config`, the price table, or `unknown`). `request_id` is
+    the HTTP request's id (`x-request-id`), `response_id` the provider's id of the response
+    (`chatcmpl-…`, `resp_…`, `msg_…`).
     """
 
     output: Any
@@ -115,3 +141,4 @@ class CallResult:
     config: ModelConfig | None = None
     cost_usd: float = 0.0
     cost_source: str = "unknown"
+    response_id: str | None = None

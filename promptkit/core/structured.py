@@ -1,12 +1,15 @@
 """Asking an endpoint for structured output the way it can give it, and reading the answer back.
 
-| capability           | on the wire                                         | output read from   |
+| capability           | on the wire (Chat Completions; see the providers)   | output read from   |
 |----------------------|-----------------------------------------------------|--------------------|
 | `json_schema`        | `response_format: json_schema` (strict if it can)   | the content        |
 | `json_object_schema` | `response_format: {type: json_object, schema: ...}` | the content        |
 | `json_object`        | `response_format: json_object` + schema in prompt   | the content        |
 | `tool`               | one tool, forced with `tool_choice`                 | the tool call args |
 | `prompt`             | the schema asked for in the system message          | JSON in the text   |
+
+The plan says which technique, schema, name and instruction; each provider adapter
+(`promptkit.core.providers`) turns it into its API's parameters.
 
 An output spec in `tool` mode is sent as a forced tool call by `json_schema` and `tool`
 endpoints. `json_object_schema` (llama.cpp's server) decodes under a grammar built from the
@@ -23,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from promptkit.core.results import ProviderReply
 from promptkit.core.types import Capability, Message, OutputSpec, ToolSpec
 from promptkit.errors import UsageError
 
@@ -33,13 +37,23 @@ _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 @dataclass(frozen=True)
 class OutputPlan:
-    """How one output spec is requested from one endpoint."""
+    """How one output spec is requested from one endpoint: the technique, the schema, the
+    name (of the forced tool, or of the response format) and an instruction for the prompt."""
 
     technique: Capability | None
     schema: dict[str, Any] | None
-    params: dict[str, Any]
+    name: str = "output"
+    description: str = ""
     instruction: str | None = None
-    tool_name: str | None = None
+
+    @property
+    def tool_name(self) -> str | None:
+        return self.name if self.technique == "tool" else None
+
+    @property
+    def strict(self) -> bool:
+        """Can the schema be enforced strictly (OpenAI's strict mode)?"""
+        return self.schema is not None and is_strict_compatible(self.schema)
 
     def prepare(self, messages: list[Message]) -> list[Message]:
         """The messages to send: the schema instruction added to the last system message."""
@@ -64,24 +78,20 @@ class Extracted:
 
 
 def plan_output(spec: OutputSpec, capability: Capability) -> OutputPlan:
-    """Choose the request parameters and the reading route for `spec` on this endpoint."""
+    """Choose the technique and the reading route for `spec` on this endpoint."""
     if not spec.structured:
-        return OutputPlan(technique=None, schema=None, params={})
+        return OutputPlan(technique=None, schema=None)
     schema = _schema_of(spec)
     name = spec.tool.name if spec.mode == "tool" and spec.tool else "output"
     description = spec.tool.description if spec.mode == "tool" and spec.tool else ""
     use_tool = capability == "tool" or (spec.mode == "tool" and capability == "json_schema")
     if use_tool:
-        return OutputPlan("tool", schema, _tool_params(name, description, schema), tool_name=name)
+        return OutputPlan("tool", schema, name, description)
     if capability == "json_schema":
-        fmt = {"name": name, "schema": schema, "strict": is_strict_compatible(schema)}
-        params = {"response_format": {"type": "json_schema", "json_schema": fmt}}
-        return OutputPlan("json_schema", schema, params)
+        return OutputPlan("json_schema", schema, name, description)
     if capability == "json_object_schema":
-        params = {"response_format": {"type": "json_object", "schema": grammar_schema(schema)}}
-        return OutputPlan(capability, schema, params, instruction=_function_instruction(spec))
-    params = {"response_format": {"type": "json_object"}} if capability == "json_object" else {}
-    return OutputPlan(capability, schema, params, instruction=_instruction(schema, spec))
+        return OutputPlan(capability, schema, name, description, _function_instruction(spec))
+    return OutputPlan(capability, schema, name, description, _instruction(schema, spec))
 
 
 def _schema_of(spec: OutputSpec) -> dict[str, Any]:
@@ -93,16 +103,6 @@ def _schema_of(spec: OutputSpec) -> dict[str, Any]:
             raise UsageError("output mode 'json_schema' needs a schema (OutputSpec.schema)")
         return {"type": "object"}
     return schema
-
-
-def _tool_params(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    function = {"name": name, "parameters": schema}
-    if description:
-        function["description"] = description
-    return {
-        "tools": [{"type": "function", "function": function}],
-        "tool_choice": {"type": "function", "function": {"name": name}},
-    }
 
 
 def _instruction(schema: dict[str, Any], spec: OutputSpec) -> str:
@@ -234,11 +234,11 @@ def strict_loads(text: str) -> Any:
     return _STRICT.decode(text)
 
 
-def extract(message: Any, plan: OutputPlan) -> Extracted:
-    """Read the output of an SDK `ChatCompletionMessage` along the plan's route."""
+def extract(reply: ProviderReply, plan: OutputPlan) -> Extracted:
+    """Read the output of a provider's reply along the plan's route."""
     if plan.technique == "tool":
-        return _extract_tool(message, plan)
-    content = message.content
+        return _extract_tool(reply, plan)
+    content = reply.text
     if plan.technique is None:
         return Extracted(raw=content, value=content if content is not None else "")
     if not content:
@@ -249,13 +249,12 @@ def extract(message: Any, plan: OutputPlan) -> Extracted:
         return Extracted(raw=content, error=f"the reply is not valid JSON: {exc}")
 
 
-def _extract_tool(message: Any, plan: OutputPlan) -> Extracted:
-    calls = [c for c in (message.tool_calls or []) if getattr(c, "function", None) is not None]
-    chosen = next((c for c in calls if c.function.name == plan.tool_name), None)
+def _extract_tool(reply: ProviderReply, plan: OutputPlan) -> Extracted:
+    chosen = next((c for c in reply.tool_calls if c.name == plan.tool_name), None)
     if chosen is None:
         error = f"the reply did not call the tool `{plan.tool_name}`"
-        return Extracted(raw=message.content, error=error)
-    raw = chosen.function.arguments
+        return Extracted(raw=reply.text, error=error)
+    raw = chosen.arguments
     try:
         value = strict_loads(raw) if raw and raw.strip() else {}
     except ValueError as exc:

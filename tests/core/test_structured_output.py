@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from promptkit.core import Client, OutputSpec, ToolSpec, extract_json
+from promptkit.core.providers.openai_chat import output_params
 from promptkit.core.structured import is_strict_compatible, plan_output
 from promptkit.core.validation import json_path, validate
 from promptkit.errors import OutputValidationError, RetriesExhaustedError
@@ -161,7 +162,7 @@ def test_strict_mode_only_for_schemas_it_accepts() -> None:
     }
     assert not is_strict_compatible(nested)
     loose = plan_output(OutputSpec(mode="json_schema", schema={"type": "object"}), "json_schema")
-    assert loose.params["response_format"]["json_schema"]["strict"] is False
+    assert output_params(loose)["response_format"]["json_schema"]["strict"] is False
 
 
 def test_json_object_mode_without_schema_still_requires_an_object() -> None:

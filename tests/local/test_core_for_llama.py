@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from promptkit.core import Client, ModelConfig, OutputSpec, RetryPolicy, ToolSpec
+from promptkit.core.providers.openai_chat import output_params
 from promptkit.core.structured import plan_output
 from promptkit.errors import OutputValidationError
 from promptkit.testing import FakeOpenAIServer, Reply, ToolCallReply
@@ -100,7 +101,7 @@ def test_plan_for_json_object_schema_keeps_a_plain_output_unprompted() -> None:
     plan = plan_output(SCHEMA, "json_object_schema")
     assert plan.technique == "json_object_schema" and plan.instruction is None
     assert plan.prepare(ASK) == ASK
-    assert plan_output(OutputSpec(mode="json_object"), "json_object_schema").params == {
+    assert output_params(plan_output(OutputSpec(mode="json_object"), "json_object_schema")) == {
         "response_format": {"type": "json_object", "schema": {"type": "object"}}}
 
 

@@ -1,0 +1,73 @@
+"""What every provider adapter maps to and from: one reply in promptkit's words, and the
+adapter contract the attempt loop calls.
+
+An adapter turns promptkit's chat-shaped messages (`{"role", "content"}`, assistant
+`tool_calls`, `tool` results: the OpenAI Chat form every prompt renders to) and an output
+plan into its API's request, sends it through its official SDK, and reads the answer back
+into a `ProviderReply`: the text, the tool calls, a finish reason in the Chat vocabulary (`stop`,
+`length`, `tool_calls`, `content_filter`), a refusal, the usage, and the provider's own
+response id. Retries, re-asks, validation, deadlines and cost stay in the attempt loop,
+written once for every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from promptkit.core.failures import Failure
+from promptkit.core.results import ProviderReply
+from promptkit.core.streaming import TextDelta, ToolCallDelta
+from promptkit.core.structured import OutputPlan
+from promptkit.core.types import Capability, Message, ModelConfig
+
+__all__ = ["Emit", "Provider", "SdkOptions"]
+
+Emit = Callable[[TextDelta | ToolCallDelta], None]
+"""Where a streamed attempt hands each delta as it arrives."""
+
+
+@dataclass(frozen=True)
+class SdkOptions:
+    """How to build one SDK client for a model config (the key already read)."""
+
+    api_key: str
+    base_url: str | None
+    timeout_s: float
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    http_client: Any
+
+
+class Provider(Protocol):
+    """One API, behind the one call API."""
+
+    name: str
+    """The provider as the GenAI conventions name it (`gen_ai.provider.name`)."""
+
+    def client(self, config: ModelConfig, options: SdkOptions) -> Any:
+        """An SDK client that never retries (the attempt loop's schedule is the only one)."""
+        ...
+
+    def technique(self, capability: Capability) -> Capability:
+        """The structured-output route this API takes for a config's capability."""
+        ...
+
+    def params(self, config: ModelConfig, plan: OutputPlan, temperature: float | None,
+               max_tokens: int | None) -> dict[str, Any]:
+        """The request's parameters, without the messages (what the call log keeps)."""
+        ...
+
+    def payload(self, messages: list[Message]) -> dict[str, Any]:
+        """The request's messages, in this API's form."""
+        ...
+
+    async def send(self, sdk: Any, body: dict[str, Any], *, emit: Emit | None) -> ProviderReply:
+        """One request; streamed when `emit` is given (each delta handed on as it arrives;
+        a stream cut short raises `StreamCutError`)."""
+        ...
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        """Transient or fatal for this SDK's errors; None for anything else."""
+        ...

@@ -1,0 +1,214 @@
+"""OpenAI Chat Completions (`provider = "openai"`, the default): OpenAI, Azure OpenAI, and every
+OpenAI-compatible endpoint (Gemini's, Groq, vLLM, llama.cpp's server, ...).
+
+Requests go through the SDK's public `chat.completions.create`, so an instrumentation that
+wraps it (OpenLLMetry, opentelemetry-instrumentation-openai-v2) sees every call. Parameters
+the SDK does not name (`spec.extra`, vendor options) travel in `extra_body`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai.resources.chat.completions import AsyncCompletions
+
+from promptkit.core.failures import Failure, MalformedResponseError, classify
+from promptkit.core.providers.base import Emit, SdkOptions
+from promptkit.core.results import ProviderReply, ToolCall, Usage
+from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
+from promptkit.core.structured import OutputPlan, grammar_schema
+from promptkit.core.types import Capability, Message, ModelConfig
+
+__all__ = ["OpenAIChat", "output_params"]
+
+_CREATE_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+STREAM_OPTIONS = {"stream_options": {"include_usage": True}}
+"""What a streamed request adds: usage in the last chunk, so a stream is priced and logged."""
+
+
+def output_params(plan: OutputPlan) -> dict[str, Any]:
+    """The Chat Completions parameters that ask for the plan's structured output."""
+    if plan.technique == "tool":
+        function: dict[str, Any] = {"name": plan.name, "parameters": plan.schema}
+        if plan.description:
+            function["description"] = plan.description
+        return {"tools": [{"type": "function", "function": function}],
+                "tool_choice": {"type": "function", "function": {"name": plan.name}}}
+    if plan.technique == "json_schema":
+        fmt = {"name": plan.name, "schema": plan.schema, "strict": plan.strict}
+        return {"response_format": {"type": "json_schema", "json_schema": fmt}}
+    if plan.technique == "json_object_schema":
+        return {"response_format": {"type": "json_object",
+                                    "schema": grammar_schema(plan.schema)}}
+    if plan.technique == "json_object":
+        return {"response_format": {"type": "json_object"}}
+    return {}
+
+
+class OpenAIChat:
+    """The Chat Completions API through the `openai` SDK."""
+
+    name = "openai"
+
+    def client(self, config: ModelConfig, options: SdkOptions) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=options.api_key, base_url=options.base_url, timeout=options.timeout_s,
+            max_retries=0, http_client=options.http_client,
+            default_headers=dict(options.headers) or None,
+            default_query=dict(options.query) or None,
+            organization=config.organization, project=config.project,
+        )  # fmt: skip
+
+    def technique(self, capability: Capability) -> Capability:
+        return capability
+
+    def params(self, config: ModelConfig, plan: OutputPlan, temperature: float | None,
+               max_tokens: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": config.model}
+        if temperature is not None:
+            params["temperature"] = temperature
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        return {**params, **output_params(plan)}
+
+    def payload(self, messages: list[Message]) -> dict[str, Any]:
+        return {"messages": messages}
+
+    async def send(self, sdk: openai.AsyncOpenAI, body: dict[str, Any], *,
+                   emit: Emit | None) -> ProviderReply:
+        known = {k: v for k, v in body.items() if k in _CREATE_PARAMS}
+        extra = {k: v for k, v in body.items() if k not in _CREATE_PARAMS}
+        if extra:
+            known["extra_body"] = extra
+        if emit is None:
+            return _reply(await sdk.chat.completions.create(**known))
+        known.update(STREAM_OPTIONS)
+        chunks = await sdk.chat.completions.create(**known, stream=True)
+        return await _read_stream(chunks, emit)
+
+    def classify(self, exc: BaseException) -> Failure | None:
+        return classify(exc)
+
+
+def _reply(completion: Any) -> ProviderReply:
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise MalformedResponseError("the 200 body is not a chat completion with choices")
+    choice = choices[0]
+    message = choice.message
+    calls = tuple(
+        ToolCall(call.id, call.function.name, call.function.arguments or "")
+        for call in (message.tool_calls or []) if getattr(call, "function", None) is not None
+    )
+    return ProviderReply(
+        text=message.content, tool_calls=calls, finish_reason=choice.finish_reason,
+        refusal=getattr(message, "refusal", None),
+        usage=Usage.from_openai(completion.usage) if completion.usage is not None else None,
+        response_id=completion.id, model=completion.model,
+    )  # fmt: skip
+
+
+@dataclass
+class _ToolCallParts:
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Assembly:
+    """The chunks of one streamed response, put back together."""
+
+    chunks: int = 0
+    emitted: bool = False
+    content: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    tools: dict[int, _ToolCallParts] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: Any = None
+    response_id: str | None = None
+    model: str | None = None
+
+    def add(self, chunk: Any) -> list[TextDelta | ToolCallDelta]:
+        """Take one chunk; the deltas worth yielding from it."""
+        self.chunks += 1
+        self.response_id = self.response_id or chunk.id
+        self.model = self.model or chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        deltas: list[TextDelta | ToolCallDelta] = []
+        for choice in chunk.choices or []:
+            if choice.index != 0:
+                continue
+            self.finish_reason = choice.finish_reason or self.finish_reason
+            deltas += self._delta(choice.delta)
+        self.emitted = self.emitted or bool(deltas)
+        return deltas
+
+    def _delta(self, delta: Any) -> list[TextDelta | ToolCallDelta]:
+        if delta is None:
+            return []
+        out: list[TextDelta | ToolCallDelta] = []
+        if delta.content:
+            self.content.append(delta.content)
+            out.append(TextDelta(delta.content))
+        if getattr(delta, "refusal", None):
+            self.refusal.append(delta.refusal)
+        for piece in delta.tool_calls or []:
+            out.append(self._tool_piece(piece))
+        return out
+
+    def _tool_piece(self, piece: Any) -> ToolCallDelta:
+        call = self.tools.setdefault(piece.index, _ToolCallParts())
+        function = piece.function
+        name = function.name if function is not None else None
+        arguments = (function.arguments if function is not None else None) or ""
+        call.id = call.id or piece.id
+        call.name = call.name or name or ""
+        call.arguments.append(arguments)
+        return ToolCallDelta(piece.index, arguments, piece.id, name)
+
+    def partial(self) -> str | None:
+        """What arrived of the output: the text, else the first tool call's arguments."""
+        if self.content:
+            return "".join(self.content)
+        if self.tools:
+            return "".join(self.tools[min(self.tools)].arguments)
+        return None
+
+    def reply(self) -> ProviderReply:
+        calls = tuple(ToolCall(call.id or f"call_{index}", call.name, "".join(call.arguments))
+                      for index, call in sorted(self.tools.items()))
+        return ProviderReply(
+            text="".join(self.content) if self.content or not self.tools else None,
+            tool_calls=calls, finish_reason=self.finish_reason,
+            refusal="".join(self.refusal) or None,
+            usage=Usage.from_openai(self.usage) if self.usage is not None else None,
+            response_id=self.response_id, model=self.model,
+        )  # fmt: skip
+
+
+async def _read_stream(chunks: AsyncIterator[Any], emit: Emit) -> ProviderReply:
+    """Hand each delta to `emit` as it arrives; the assembled reply at the end. A stream
+    that fails or ends before its finish_reason raises `StreamCutError`."""
+    assembly = _Assembly()
+    try:
+        async for chunk in chunks:
+            for delta in assembly.add(chunk):
+                emit(delta)
+    except (openai.APIError, json.JSONDecodeError) as exc:
+        raise StreamCutError(
+            f"the stream failed after {assembly.chunks} chunk(s): {type(exc).__name__}: {exc}",
+            emitted=assembly.emitted, partial=assembly.partial(),
+        ) from exc  # fmt: skip
+    if assembly.finish_reason is None:
+        raise StreamCutError(
+            f"the stream ended after {assembly.chunks} chunk(s) without a finish_reason",
+            emitted=assembly.emitted, partial=assembly.partial(),
+        )  # fmt: skip
+    return assembly.reply()
