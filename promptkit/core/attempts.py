@@ -394,10 +394,10 @@ class AttemptLoop:
         body = {**turn.provider.payload(turn.messages), **turn.request}
         sdk = self._sdk_for(turn.config)
         if not run.spec.stream:
-            return await turn.provider.send(sdk, body, emit=None)
+            return await turn.provider.send(sdk, turn.config, body, emit=None)
         started, first = time.monotonic(), len(run.log.attempts)
         try:
-            return await turn.provider.send(sdk, body, emit=run.emit_delta)
+            return await turn.provider.send(sdk, turn.config, body, emit=run.emit_delta)
         finally:
             if len(run.log.attempts) > first:
                 run.log.amend_last(duration_s=time.monotonic() - started)

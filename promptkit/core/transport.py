@@ -119,7 +119,7 @@ def _exception_name(exc: BaseException) -> str:
 async def _response_fields(response: httpx2.Response) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "status": response.status_code,
-        "request_id": response.headers.get("x-request-id"),
+        "request_id": response.headers.get("x-request-id") or response.headers.get("request-id"),
     }
     if response.status_code < 400:
         return fields

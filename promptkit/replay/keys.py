@@ -43,7 +43,8 @@ REPEAT_INDEX: contextvars.ContextVar[int] = contextvars.ContextVar(
 )
 
 _API_ROOTS = re.compile(
-    r"/(chat|completions|embeddings|responses|moderations|images|audio|models|batches|files)(/|$)"
+    r"/(chat|completions|embeddings|responses|messages|moderations|images|audio|models|batches"
+    r"|files)(/|$)"
 )
 _SECRET_QUERY = re.compile(r"(?i)^(key|api[-_]?key|access[-_]?token|token|sig|signature)$")
 

@@ -3,8 +3,8 @@
 A JSON answer is stored as its parsed body; a server-sent-event stream as the list of its
 events (``{"data": ...}``, with ``"event"`` when named), JSON payloads parsed so they read
 and diff well. Only a complete success is recorded: a 2xx whose JSON parses and holds no
-``error``, or a stream that reached its end (``[DONE]`` or ``response.completed``) with no
-error event. Everything else is a failure and is never written.
+``error``, or a stream that reached its end (``[DONE]``, ``response.completed`` or
+``message_stop``) with no error event. Everything else is a failure and is never written.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ __all__ = ["REPLAY_HEADER", "decode_events", "encode_events", "recordable", "rep
 REPLAY_HEADER = "x-promptkit-replay"
 """Set on every replayed response to the key of the recording it came from."""
 
-_STREAM_ENDS = frozenset({"response.completed"})
-_STREAM_ERRORS = frozenset({"error", "response.failed", "response.incomplete"})
+_STREAM_ENDS = frozenset({"response.completed", "response.incomplete", "message_stop"})
+"""The last event of a complete stream: OpenAI Responses (completed, or cut at its token
+limit, which a call reports as truncation) and Anthropic Messages; Chat ends with [DONE]."""
+_STREAM_ERRORS = frozenset({"error", "response.failed"})
 
 
 def recordable(

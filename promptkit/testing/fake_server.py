@@ -109,7 +109,8 @@ class FakeOpenAIServer:
 
     Point the OpenAI SDK at `base_url` and the Anthropic SDK at `anthropic_base_url`.
     With `api_key` set, a request must carry it as its protocol's SDK sends it:
-    `Authorization: Bearer <key>`, or `x-api-key` on the Anthropic route.
+    `Authorization: Bearer <key>`, or `x-api-key` on the Anthropic route; with
+    `api_key_header` too, in that header instead (Azure OpenAI's `api-key`).
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class FakeOpenAIServer:
         faults: Iterable[Reply] = DEFAULT_FAULTS,
         seed: int = 0,
         api_key: str | None = None,
+        api_key_header: str | None = None,
         hang_limit_s: float = 300.0,
     ) -> None:
         self.default = default or Reply()
@@ -129,6 +131,7 @@ class FakeOpenAIServer:
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
         self.api_key = api_key
+        self.api_key_header = api_key_header
         self.hang_limit_s = hang_limit_s
         self._queue: deque[Reply] = deque(replies)
         self._rng = random.Random(seed)
@@ -275,7 +278,7 @@ class FakeOpenAIServer:
     ) -> tuple[Reply | None, bool]:
         """The reply to a request: a 401 when the key is wrong, None when the route is not
         a model request's, else a fault, the queue, the handler or the default, in order."""
-        if self.api_key is not None and (shape or CHAT).credential(headers) != self.api_key:
+        if self.api_key is not None and self._credential(shape, headers) != self.api_key:
             return _UNAUTHORIZED, False
         if shape is None:
             return None, False
@@ -288,6 +291,11 @@ class FakeOpenAIServer:
             if chosen is not None:
                 return chosen, False
         return self.default, False
+
+    def _credential(self, shape: Shape | None, headers: dict[str, str]) -> str | None:
+        if self.api_key_header is not None:
+            return headers.get(self.api_key_header.lower())
+        return (shape or CHAT).credential(headers)
 
     async def _route_other(self, method: str, path: str, writer: asyncio.StreamWriter) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):

@@ -12,7 +12,7 @@ written once for every provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,7 +22,7 @@ from promptkit.core.streaming import TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan
 from promptkit.core.types import Capability, Message, ModelConfig
 
-__all__ = ["Emit", "Provider", "SdkOptions"]
+__all__ = ["Emit", "Provider", "SdkOptions", "sdk_arguments"]
 
 Emit = Callable[[TextDelta | ToolCallDelta], None]
 """Where a streamed attempt hands each delta as it arrives."""
@@ -63,7 +63,8 @@ class Provider(Protocol):
         """The request's messages, in this API's form."""
         ...
 
-    async def send(self, sdk: Any, body: dict[str, Any], *, emit: Emit | None) -> ProviderReply:
+    async def send(self, sdk: Any, config: ModelConfig, body: dict[str, Any], *,
+                   emit: Emit | None) -> ProviderReply:
         """One request; streamed when `emit` is given (each delta handed on as it arrives;
         a stream cut short raises `StreamCutError`)."""
         ...
@@ -71,3 +72,17 @@ class Provider(Protocol):
     def classify(self, exc: BaseException) -> Failure | None:
         """Transient or fatal for this SDK's errors; None for anything else."""
         ...
+
+
+def sdk_arguments(body: Mapping[str, Any], names: Collection[str],
+                  omitted_headers: Mapping[str, Any]) -> dict[str, Any]:
+    """A request body as keyword arguments of an SDK method: the parameters it names, the
+    rest (vendor options) in `extra_body`, and the headers to leave out (the SDK's `omit`
+    values: a config with `api_key_header` sends its key there and nowhere else)."""
+    arguments = {k: v for k, v in body.items() if k in names}
+    extra = {k: v for k, v in body.items() if k not in names}
+    if extra:
+        arguments["extra_body"] = extra
+    if omitted_headers:
+        arguments["extra_headers"] = dict(omitted_headers)
+    return arguments

@@ -18,7 +18,7 @@ import openai
 from openai.resources.chat.completions import AsyncCompletions
 
 from promptkit.core.failures import Failure, MalformedResponseError, classify
-from promptkit.core.providers.base import Emit, SdkOptions
+from promptkit.core.providers.base import Emit, SdkOptions, sdk_arguments
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, grammar_schema
@@ -79,12 +79,9 @@ class OpenAIChat:
     def payload(self, messages: list[Message]) -> dict[str, Any]:
         return {"messages": messages}
 
-    async def send(self, sdk: openai.AsyncOpenAI, body: dict[str, Any], *,
+    async def send(self, sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
                    emit: Emit | None) -> ProviderReply:
-        known = {k: v for k, v in body.items() if k in _CREATE_PARAMS}
-        extra = {k: v for k, v in body.items() if k not in _CREATE_PARAMS}
-        if extra:
-            known["extra_body"] = extra
+        known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
         if emit is None:
             return _reply(await sdk.chat.completions.create(**known))
         known.update(STREAM_OPTIONS)
@@ -212,3 +209,8 @@ async def _read_stream(chunks: AsyncIterator[Any], emit: Emit) -> ProviderReply:
             emitted=assembly.emitted, partial=assembly.partial(),
         )  # fmt: skip
     return assembly.reply()
+
+
+def _omitted(config: ModelConfig) -> dict[str, Any]:
+    """With `api_key_header`, the key travels in that header only (Azure's `api-key`)."""
+    return {"Authorization": openai.omit} if config.api_key_header else {}
