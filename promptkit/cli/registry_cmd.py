@@ -8,7 +8,7 @@ from typing import Any, get_args
 import click
 
 from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
-from promptkit.core.types import Capability
+from promptkit.core.types import Capability, Provider
 from promptkit.registry import LedgerEntry, model_configs
 from promptkit.registry.environments import check_known_env
 from promptkit.registry.records import ConfigChange, StoredConfig
@@ -115,9 +115,20 @@ def config_group() -> None:
 @config_group.command("set")
 @click.argument("name")
 @click.option("--model", default=None, help="Model name at the endpoint (required to create).")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint URL.")
+@click.option("--provider", type=click.Choice(list(get_args(Provider))), default=None,
+              help="The API: openai (Chat Completions, any compatible endpoint), "
+                   "openai-responses or anthropic.")
+@click.option("--base-url", default=None, help="Endpoint URL (for Azure, with the deployment).")
 @click.option("--api-key-env", default=None, metavar="VAR",
               help="Name of the environment variable holding the key (never the key).")
+@click.option("--api-key-header", default=None, metavar="HEADER",
+              help="Send the key in this header instead (Azure: api-key).")
+@click.option("--header", "headers", multiple=True, metavar="NAME=VALUE",
+              help="A header sent with every request (repeatable; no secrets).")
+@click.option("--query", "query", multiple=True, metavar="NAME=VALUE",
+              help="A query parameter sent with every request (Azure: api-version=...).")
+@click.option("--organization", default=None, help="OpenAI organization id.")
+@click.option("--project", "openai_project", default=None, help="OpenAI project id.")
 @click.option("--temperature", type=float, default=None)
 @click.option("--max-tokens", type=int, default=None)
 @click.option("--capability", type=click.Choice(list(get_args(Capability))),
@@ -132,14 +143,30 @@ def config_group() -> None:
 @click.option("--reason", default=None, help="Why (kept in the config's history).")
 @pass_project
 def config_set_command(project: Project, name: str, fallback: tuple[str, ...],
-                       reason: str | None, **fields: Any) -> None:
+                       headers: tuple[str, ...], query: tuple[str, ...],
+                       openai_project: str | None, reason: str | None, **fields: Any) -> None:
     """Create model config NAME or change the given fields; the others stay as they are."""
     if fallback:
         fields["fallback"] = fallback
+    if headers:
+        fields["headers"] = _pairs(headers, "--header")
+    if query:
+        fields["query"] = _pairs(query, "--query")
+    fields["project"] = openai_project
     change = project.registry.set_config(name, reason=reason, **fields)
     changed = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in change.changed_fields().items()
                         if k != "name")
     click.echo(f"{name} revision {change.revision}: {changed or 'no change'}")
+
+
+def _pairs(given: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{text!r}: expected NAME=VALUE", param_hint=option)
+        pairs[name] = value
+    return pairs
 
 
 @config_group.command("list")

@@ -13,17 +13,19 @@ if TYPE_CHECKING:
     from promptkit.core.budget import Budget, CostBreaker
     from promptkit.core.calllog import CallLog, CallLogEntry, CallLogSink, JSONLSink
     from promptkit.core.client import AsyncClient, Client, ConfigSource
-    from promptkit.core.hooks import CallHooks, CallRecord, RoundContext, RoundOutcome
+    from promptkit.core.hooks import CallHooks, CallRecord, CallStart, RoundContext, RoundOutcome
     from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
     from promptkit.core.retry import RetryPolicy
     from promptkit.core.streaming import Restart, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
     from promptkit.core.structured import extract_json
+    from promptkit.core.tracing import Tracing
     from promptkit.core.types import (
         Capability,
         Message,
         ModelConfig,
         OutputMode,
         OutputSpec,
+        Provider,
         ToolSpec,
     )
 
@@ -39,6 +41,7 @@ __all__ = [
     "CallLogSink",
     "CallRecord",
     "CallResult",
+    "CallStart",
     "Capability",
     "CircuitBreaker",
     "Client",
@@ -49,6 +52,7 @@ __all__ = [
     "ModelConfig",
     "OutputMode",
     "OutputSpec",
+    "Provider",
     "Restart",
     "RetryPolicy",
     "RoundContext",
@@ -58,6 +62,7 @@ __all__ = [
     "TextDelta",
     "ToolCallDelta",
     "ToolSpec",
+    "Tracing",
     "Usage",
     "extract_json",
 ]

@@ -32,10 +32,12 @@ from promptkit.core.failures import Failure, body_failure
 from promptkit.core.hooks import (
     CallHooks,
     CallRecord,
+    CallStart,
     RoundContext,
     RoundOutcome,
     notify_after_call,
     notify_after_round,
+    notify_before_call,
 )
 from promptkit.core.prices import price_call
 from promptkit.core.providers import Provider, provider_of
@@ -174,6 +176,10 @@ class AttemptLoop:
         Observers see every call, including one cancelled or failed by a bug."""
         run = _Run(spec, AttemptLog(), time.monotonic())
         wall_start = time.time()
+        if self.hooks:
+            start = CallStart(run.call_id, spec.chain[0] if spec.chain else None,
+                              spec.metadata, spec.stream, wall_start)
+            notify_before_call(self.hooks, start)
         token = CURRENT_LOG.set(run.log)
         try:
             result = await self._within_deadline(run)

@@ -45,6 +45,7 @@ from promptkit.core.providers import SdkOptions, provider_of
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import StreamEvent, stream_events
+from promptkit.core.tracing import Tracing, default_tracing
 from promptkit.core.transport import RecordingAsyncClient
 from promptkit.core.types import Message, ModelConfig, OutputSpec
 from promptkit.core.validation import check_schema
@@ -61,7 +62,9 @@ class ClientOptions(TypedDict, total=False):
     `RetryPolicy()`; `RetryPolicy.from_settings` reads the project's), `breaker`
     (the per-endpoint circuit breaker), `hooks` (observers such as the call log),
     `deadline_s` (each call's overall deadline, default 120 s; None for none),
-    `max_reasks` (default 2) and `transport` (replaces the HTTP transport under the SDK)."""
+    `max_reasks` (default 2), `transport` (replaces the HTTP transport under the SDK) and
+    `tracing` (an OpenTelemetry span per call, joining the caller's trace: on when
+    opentelemetry-api is installed; False to turn it off)."""
 
     retry: RetryPolicy | None
     breaker: CircuitBreaker | None
@@ -69,6 +72,7 @@ class ClientOptions(TypedDict, total=False):
     deadline_s: float | None
     max_reasks: int
     transport: httpx2.AsyncBaseTransport | None
+    tracing: bool
 
 
 class CallOptions(TypedDict, total=False):
@@ -107,6 +111,15 @@ def resolve_api_key(config: ModelConfig, *, offline: bool = False) -> str:
         )
     remember_secret(key)  # whatever the variable is called, its value never reaches a file
     return key
+
+
+def _with_tracing(hooks: Sequence[CallHooks], tracing: bool) -> list[CallHooks]:
+    """The hooks, with a tracer first (so its span is current for the others) unless one
+    is given already or tracing is off."""
+    if not tracing or any(isinstance(hook, Tracing) for hook in hooks):
+        return list(hooks)
+    tracer = default_tracing()
+    return [tracer, *hooks] if tracer is not None else list(hooks)
 
 
 _BASE_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL"}
@@ -195,7 +208,7 @@ class AsyncClient:
             endpoint_of=endpoint_key,
             retry=options.get("retry") or RetryPolicy(),
             breaker=options.get("breaker") or CircuitBreaker(),
-            hooks=options.get("hooks", ()),
+            hooks=_with_tracing(options.get("hooks", ()), options.get("tracing", True)),
         )
 
     @property

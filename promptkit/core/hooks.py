@@ -26,12 +26,27 @@ from promptkit.core.types import Message, ModelConfig
 __all__ = [
     "CallHooks",
     "CallRecord",
+    "CallStart",
+    "CallStartHooks",
     "RoundContext",
     "RoundHooks",
     "RoundOutcome",
     "notify_after_call",
     "notify_after_round",
+    "notify_before_call",
 ]
+
+
+@dataclass(frozen=True)
+class CallStart:
+    """A call about to start: its id, the first config it will try, its metadata (the
+    prompt's name, version and content hash when called through `call_prompt`)."""
+
+    call_id: str
+    config: ModelConfig | None
+    metadata: Mapping[str, Any]
+    stream: bool
+    started_at: float
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,14 @@ class CallHooks(Protocol):
 
 
 @runtime_checkable
+class CallStartHooks(Protocol):
+    """The optional method of a hook that wants to see a call start (a tracer opens its
+    span there, in the call's own context, so it ends in `after_call` in the same one)."""
+
+    def before_call(self, start: CallStart) -> None: ...
+
+
+@runtime_checkable
 class RoundHooks(Protocol):
     """The optional third method of a hook: what an attempt it admitted spent."""
 
@@ -130,6 +153,13 @@ def notify_after_round(
     for hook in hooks:
         if isinstance(hook, RoundHooks):
             _observe(hook, "after_round", hook.after_round, context, outcome)
+
+
+def notify_before_call(hooks: Sequence[CallHooks], start: CallStart) -> None:
+    """Tell the hooks that watch calls start; a failing one warns, never raises."""
+    for hook in hooks:
+        if isinstance(hook, CallStartHooks):
+            _observe(hook, "before_call", hook.before_call, start)
 
 
 def notify_after_call(hooks: Sequence[CallHooks], record: CallRecord) -> None:

@@ -185,7 +185,7 @@ def test_an_azure_style_config_sends_deployment_path_api_version_and_api_key_hea
 def test_a_header_holding_a_secret_is_refused_by_the_config() -> None:
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="looks like a credential.*api_key_header"):
+    with pytest.raises(ValidationError, match=r"looks like a credential.*api_key_header"):
         ModelConfig(model="m", headers={"api-key": "0123456789abcdef0123456789abcdef"})
     with pytest.raises(ValidationError, match="looks like a credential"):
         ModelConfig(model="m", headers={"X-Extra": "Bearer sk-abcdefghijklmnopqrstuvwx"})
