@@ -61,10 +61,31 @@ def library() -> PromptLibrary:
     return PromptLibrary(REPO / "prompts")
 
 
+def wrap_public_methods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Wrap the SDKs' public create methods the way instrumentations do; what they saw."""
+    from anthropic.resources.messages import AsyncMessages
+    from openai.resources.chat.completions import AsyncCompletions
+    from openai.resources.responses import AsyncResponses
+
+    seen: list[str] = []
+    for owner in (AsyncCompletions, AsyncResponses, AsyncMessages):
+        original = owner.create
+
+        async def wrapped(self: Any, *args: Any, __original: Any = original,
+                          __owner: type = owner, **kwargs: Any) -> Any:
+            seen.append(__owner.__name__)
+            return await __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, "create", wrapped)
+    return seen
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["direct", "through-create"])
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_structured_output_is_validated_re_asked_and_priced(
-    provider: str, library: PromptLibrary
+    provider: str, wrapped: bool, library: PromptLibrary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    seen = wrap_public_methods(monkeypatch) if wrapped else []
     prompt = library.load("sentiment", "1.2.0")
     with FakeOpenAIServer() as server, Client([config(server, provider)]) as client:
         server.handler = answering(BAD, GOOD)
@@ -79,6 +100,7 @@ def test_structured_output_is_validated_re_asked_and_priced(
     assert result.response_id and result.config is not None
     protocol = {"openai": "chat", "openai-responses": "responses", "anthropic": "anthropic"}
     assert {r.protocol for r in requests} == {protocol[provider]}
+    assert len(seen) == (2 if wrapped else 0)  # a wrapper sees both requests
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -92,10 +114,13 @@ def test_a_tool_prompt_gets_its_tool_call(provider: str, library: PromptLibrary)
     assert forced_tool(body) == "save_contact"
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["direct", "through-create"])
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_stream_hands_deltas_on_and_ends_with_the_validated_result(
-    provider: str, library: PromptLibrary
+    provider: str, wrapped: bool, library: PromptLibrary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if wrapped:
+        wrap_public_methods(monkeypatch)
     prompt = library.load("sentiment", "1.2.0")
     with FakeOpenAIServer() as server, Client([config(server, provider)]) as client:
         server.handler = answering(GOOD)
@@ -160,9 +185,12 @@ def test_errors_are_classified_the_same_way_whatever_the_provider(
     assert error.value.status_code == 400
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["direct", "through-create"])
 def test_an_azure_style_config_sends_deployment_path_api_version_and_api_key_header(
-    library: PromptLibrary, monkeypatch: pytest.MonkeyPatch
+    wrapped: bool, library: PromptLibrary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if wrapped:
+        wrap_public_methods(monkeypatch)
     monkeypatch.setenv("AZURE_OPENAI_KEY", "azure-key-0123456789abcdef")
     prompt = library.load("sentiment", "1.2.0")
     with FakeOpenAIServer(api_key="azure-key-0123456789abcdef",

@@ -1,9 +1,11 @@
 """OpenAI Chat Completions (`provider = "openai"`, the default): OpenAI, Azure OpenAI, and every
 OpenAI-compatible endpoint (Gemini's, Groq, vLLM, llama.cpp's server, ...).
 
-Requests go through the SDK's public `chat.completions.create`, so an instrumentation that
-wraps it (OpenLLMetry, opentelemetry-instrumentation-openai-v2) sees every call. Parameters
-the SDK does not name (`spec.extra`, vendor options) travel in `extra_body`.
+Requests are posted by the SDK (its auth, errors and SSE parsing) with the body as built;
+when an instrumentation has wrapped `chat.completions.create` (OpenLLMetry,
+opentelemetry-instrumentation-openai-v2), they go through that public method instead, so it
+sees every call (see `base.PublicMethod`). Parameters the SDK does not name (`spec.extra`,
+vendor options) then travel in `extra_body`.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ from typing import Any
 
 import openai
 from openai.resources.chat.completions import AsyncCompletions
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from promptkit.core.failures import Failure, MalformedResponseError, classify
-from promptkit.core.providers.base import Emit, SdkOptions, sdk_arguments
+from promptkit.core.providers.base import Emit, PublicMethod, SdkOptions, sdk_arguments
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, grammar_schema
 from promptkit.core.types import Capability, Message, ModelConfig
 
-__all__ = ["OpenAIChat", "output_params"]
+__all__ = ["OpenAIChat", "output_params", "request_options"]
 
 _CREATE_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+_CREATE = PublicMethod(AsyncCompletions, "create")
 STREAM_OPTIONS = {"stream_options": {"include_usage": True}}
 """What a streamed request adds: usage in the last chunk, so a stream is priced and logged."""
 
@@ -81,12 +85,20 @@ class OpenAIChat:
 
     async def send(self, sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
                    emit: Emit | None) -> ProviderReply:
-        known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
+        if emit is not None:
+            body = {**body, **STREAM_OPTIONS}
+        if _CREATE.wrapped():
+            known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
+            response: Any = await sdk.chat.completions.create(**known, stream=emit is not None)
+        else:
+            response = await sdk.post(
+                "/chat/completions", cast_to=ChatCompletion,
+                body={**body, "stream": True} if emit is not None else body,
+                options=request_options(config, openai.omit), stream=emit is not None,
+                stream_cls=openai.AsyncStream[ChatCompletionChunk])  # fmt: skip
         if emit is None:
-            return _reply(await sdk.chat.completions.create(**known))
-        known.update(STREAM_OPTIONS)
-        chunks = await sdk.chat.completions.create(**known, stream=True)
-        return await _read_stream(chunks, emit)
+            return _reply(response)
+        return await _read_stream(response, emit)
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify(exc)
@@ -209,6 +221,14 @@ async def _read_stream(chunks: AsyncIterator[Any], emit: Emit) -> ProviderReply:
             emitted=assembly.emitted, partial=assembly.partial(),
         )  # fmt: skip
     return assembly.reply()
+
+
+def request_options(config: ModelConfig, omit: Any) -> Any:
+    """What a directly posted request asks of the SDK: the key as a bearer token, or, with
+    `api_key_header`, no Authorization header at all (the key travels in that header)."""
+    if config.api_key_header:
+        return {"headers": {"Authorization": omit}}
+    return {"security": {"bearer_auth": True}}
 
 
 def _omitted(config: ModelConfig) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The OpenAI Responses API (`provider = "openai-responses"`): `POST /responses`, through the
-`openai` SDK's `responses.create`.
+"""The OpenAI Responses API (`provider = "openai-responses"`): `POST /responses` through the
+`openai` SDK (posted directly, or through `responses.create` when an instrumentation wrapped
+it; see `base.PublicMethod`).
 
 Messages become `input` items (a tool call and its result become `function_call` and
 `function_call_output` items); a schema goes in `text.format`, a forced tool in `tools`
@@ -17,10 +18,11 @@ from typing import Any
 
 import openai
 from openai.resources.responses import AsyncResponses
+from openai.types.responses import Response, ResponseStreamEvent
 
 from promptkit.core.failures import Failure, MalformedResponseError, classify
-from promptkit.core.providers.base import Emit, SdkOptions, sdk_arguments
-from promptkit.core.providers.openai_chat import OpenAIChat
+from promptkit.core.providers.base import Emit, PublicMethod, SdkOptions, sdk_arguments
+from promptkit.core.providers.openai_chat import OpenAIChat, request_options
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan
@@ -29,6 +31,7 @@ from promptkit.core.types import Capability, Message, ModelConfig
 __all__ = ["OpenAIResponses", "input_items"]
 
 _CREATE_PARAMS = frozenset(inspect.signature(AsyncResponses.create).parameters) - {"self"}
+_CREATE = PublicMethod(AsyncResponses, "create")
 _END_EVENTS = frozenset({"response.completed", "response.incomplete"})
 
 
@@ -57,11 +60,18 @@ class OpenAIResponses:
 
     async def send(self, sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
                    emit: Emit | None) -> ProviderReply:
-        known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
+        if _CREATE.wrapped():
+            known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
+            response: Any = await sdk.responses.create(**known, stream=emit is not None)
+        else:
+            response = await sdk.post(
+                "/responses", cast_to=Response,
+                body={**body, "stream": True} if emit is not None else body,
+                options=request_options(config, openai.omit), stream=emit is not None,
+                stream_cls=openai.AsyncStream[ResponseStreamEvent])  # fmt: skip
         if emit is None:
-            return _reply(await sdk.responses.create(**known))
-        events = await sdk.responses.create(**known, stream=True)
-        return await _read_stream(events, emit)
+            return _reply(response)
+        return await _read_stream(response, emit)
 
     def classify(self, exc: BaseException) -> Failure | None:
         return classify(exc)
