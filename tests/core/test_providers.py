@@ -134,7 +134,7 @@ def test_a_stream_hands_deltas_on_and_ends_with_the_validated_result(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_cut_stream_is_retried_before_its_first_token(
+def test_a_failed_stream_is_retried_before_its_first_token(
     provider: str, library: PromptLibrary
 ) -> None:
     prompt = library.load("sentiment", "1.2.0")
@@ -145,6 +145,25 @@ def test_a_cut_stream_is_retried_before_its_first_token(
     result = events[-1].result  # type: ignore[union-attr]
     assert result.output == GOOD
     assert [a.status for a in result.attempts] == [529 if provider == "anthropic" else 503, 200]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_stream_cut_after_its_first_tokens_is_a_truncated_output(
+    provider: str, library: PromptLibrary
+) -> None:
+    from promptkit.errors import TruncatedOutputError
+
+    prompt = library.load("sentiment", "1.2.0")
+    with FakeOpenAIServer() as server, Client([config(server, provider)]) as client:
+        server.handler = lambda body, index: Reply(
+            tool_calls=[ToolCallReply(forced_tool(body), GOOD)] if forced_tool(body) else (),
+            content=None if forced_tool(body) else GOOD, chunk_size=4, stream_cut_after=3)
+        seen: list[Any] = []
+        with pytest.raises(TruncatedOutputError, match="not retried") as error:
+            for event in client.stream_prompt(prompt, {"text": "It broke on day two."}):
+                seen.append(event)
+    assert seen and all(isinstance(e, TextDelta | ToolCallDelta) for e in seen)
+    assert error.value.last_output and len(server.requests) == 1
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
