@@ -85,7 +85,8 @@ retries_option = click.option(
 
 COMMAND_MODULES = {
     "config": "registry_cmd", "diff": "prompts", "gate": "gate_cmd", "history": "registry_cmd",
-    "init": "init_cmd", "lint": "lint_cmd", "list": "prompts", "local": "local_cmd",
+    "init": "init_cmd", "judge": "judge_cmd", "lint": "lint_cmd", "list": "prompts",
+    "local": "local_cmd",
     "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
     "pins": "registry_cmd",
     "promote": "gate_cmd", "publish": "registry_cmd", "render": "prompts",

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from jsonschema import Draft202012Validator
 
 from promptkit.evals.json_path import MISSING, lookup
+from promptkit.evals.judges import JudgeSpec
 
 __all__ = [
     "ASSERTIONS",
@@ -21,8 +22,8 @@ __all__ = [
     "build_assertion",
 ]
 
-Judge = Callable[[str, "Observation", Mapping[str, Any]], Awaitable["Outcome"]]
-"""Grades an observation against a rubric with a model (supplied by the runner)."""
+Judge = Callable[[JudgeSpec, "Observation"], Awaitable["Outcome"]]
+"""Grades an observation with a model as a judge spec says (supplied by the runner)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Observation:
     error: str | None = None
     schema: dict[str, Any] | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
+    expected: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,19 +281,20 @@ class Python(Assertion):
 
 
 class LLMJudge(Assertion):
-    """A rubric graded by a model through the core (its calls are recorded like any other)."""
+    """A rubric graded on a scale by one or more judge models through the core (their
+    calls are recorded like any other); see `promptkit.evals.judges`."""
 
     kind = "judge"
 
-    def __init__(self, rubric: str, config: str | None = None, threshold: float = 0.5) -> None:
-        self.rubric, self.config, self.threshold = rubric, config, threshold
+    def __init__(self, rubric: str, **options: Any) -> None:
+        self.spec = JudgeSpec.from_params(rubric, **options)
 
     async def evaluate(self, obs: Observation, judge: Judge | None) -> Outcome:
         if judge is None:
-            return self.fail("no judge model available to this run")
+            return self.fail("no judge model available to this run", path=self.spec.name)
         if obs.error is not None:
-            return self.fail(f"no output to judge ({obs.error})")
-        return await judge(self.rubric, obs, {"config": self.config, "threshold": self.threshold})
+            return self.fail(f"no output to judge ({obs.error})", path=self.spec.name)
+        return await judge(self.spec, obs)
 
 
 ASSERTIONS: dict[str, type[Assertion]] = {

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from promptkit.errors import UsageError
+from promptkit.evals.calibration import JudgeVerdicts
 from promptkit.evals.figures import milliseconds, points, signed_percent, usd
 from promptkit.evals.power import Power, power
 from promptkit.evals.sequential import CaseEvidence, Design, Outcome, decide
@@ -308,6 +309,8 @@ class GateReport:
     errors: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    judges: tuple[JudgeVerdicts, ...] = ()
+    """The graded judges of the gated suites: their verdicts here and their calibration."""
 
     @property
     def verdict(self) -> str:

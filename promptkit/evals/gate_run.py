@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from promptkit.db.engine import unavailable_as_error
 from promptkit.errors import UsageError
+from promptkit.evals.calibration_run import judge_verdicts
 from promptkit.evals.gate import GateReport, Thresholds, VersionRef, compare, evidence_from_rows
 from promptkit.evals.gate_store import store_verdict
 from promptkit.evals.results import CaseResult
@@ -81,8 +82,9 @@ class Gate:
             if case.key not in items:  # a Python-written test: its answer is all there is
                 case.fresh, case.exact = [case.first], True
         outcome = self._decide(evidence, items, base_rows + cand_rows)
-        return compare(base_ref, cand_ref, base_rows, cand_rows, self.thresholds,
-                       sampled=(evidence, outcome))
+        report = compare(base_ref, cand_ref, base_rows, cand_rows, self.thresholds,
+                         sampled=(evidence, outcome))
+        return replace(report, judges=judge_verdicts(suites, base_rows, cand_rows))
 
     def against(self, baseline: str) -> list[GateReport]:
         """Every version the session ran, against `baseline`, over the cases it ran (the

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
 from promptkit.core.prompt_call import prompt_options
 from promptkit.errors import PromptError, PromptkitError
 from promptkit.evals.assertions import Observation, Outcome
+from promptkit.evals.judges import JudgeScore, JudgeSpec, aggregate, judge_messages, judge_schema
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.suite import Case, Suite
 from promptkit.replay import ReplaySession, repeat_index, replay_tally
+from promptkit.replay.keys import current_repeat
 from promptkit.templates import Prompt
 
 __all__ = ["EvalItem", "EvalRunner"]
+
+_JUDGE_SAMPLES = 1000
+"""Repeat keys of a judge's extra samples: the item's repeat × this + the sample number."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,8 @@ class EvalRunner:
             result = await self.call(prompt, messages, case=item.case.id, model=item.suite.model)
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
-                               variables=item.case.variables), exc
-        return _observation(result, output, item.case.variables), result
+                               variables=item.case.variables, expected=item.case.expect), exc
+        return _observation(result, output, item.case.variables, item.case.expect), result
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
                    model: str | None = None) -> CallResult:
@@ -127,21 +131,40 @@ class EvalRunner:
         recorded = replayed.recorded_latency_s
         return result if recorded is None else replace(result, latency_s=recorded)
 
-    async def _judge(self, rubric: str, obs: Observation, options: Mapping[str, Any]) -> Outcome:
-        """Grade `obs` against `rubric` with a model, through the same core (and cassette)."""
-        answer = json.dumps(obs.output if obs.output is not None else obs.text, ensure_ascii=False)
-        schema = {"type": "object", "required": ["pass", "reason"],
-                  "properties": {"pass": {"type": "boolean"}, "reason": {"type": "string"}}}
-        verdict = await self.client.call(
-            [{"role": "system", "content": "You grade an answer against a rubric. Reply in JSON "
-              "with `pass` (boolean) and `reason` (one sentence)."},
-             {"role": "user", "content": f"Rubric:\n{rubric}\n\nAnswer:\n{answer}"}],
-            config=options.get("config") or self.model or self.default_model,
-            output=OutputSpec(mode="json_schema", schema=schema), temperature=0.0,
-        )  # fmt: skip
-        passed, reason = bool(verdict.output["pass"]), str(verdict.output["reason"])
-        return Outcome("judge", passed, "" if passed else f"judge: {reason}", expected=rubric,
-                       actual=reason)
+    async def _judge(self, spec: JudgeSpec, obs: Observation) -> Outcome:
+        """Grade `obs` with every judge model, `spec.samples` times each, through the same
+        core (and cassette); the aggregate must reach the threshold."""
+        scores = await self.judge_scores(spec, output=_judged(obs), variables=obs.variables,
+                                         expected=obs.expected)
+        value = aggregate(spec, [s.score for s in scores])
+        passed = value >= spec.threshold
+        shown = ", ".join(f"{s.score} ({s.model})" for s in scores)
+        message = "" if passed else (
+            f"judge {spec.name!r}: {value:g} on {spec.scale[0]}..{spec.scale[1]}, below "
+            f"{spec.threshold:g} ({spec.aggregate} of {shown}): {scores[0].reasoning}")
+        return Outcome("judge", passed, message, path=spec.name, expected=spec.threshold,
+                       actual=[asdict(s) for s in scores], score=spec.normalized(value))
+
+    async def judge_scores(self, spec: JudgeSpec, *, output: Any,
+                           variables: Mapping[str, Any],
+                           expected: Mapping[str, Any] | None) -> list[JudgeScore]:
+        """Every score of one answer (each model × each sample), with its reasoning."""
+        messages = judge_messages(spec, output=output, variables=variables, expected=expected)
+        asks = [(model or self.model or self.default_model, sample)
+                for model in spec.models for sample in range(spec.samples)]
+        return list(await asyncio.gather(*(self._one_score(spec, messages, model, sample)
+                                           for model, sample in asks)))
+
+    async def _one_score(self, spec: JudgeSpec, messages: list[Message], model: str,
+                         sample: int) -> JudgeScore:
+        """One judge answer; each sample gets its own recording (its own repeat key)."""
+        with repeat_index(current_repeat() * _JUDGE_SAMPLES + sample) if sample else \
+                contextlib.nullcontext():
+            verdict = await self.client.call(
+                messages, config=model, temperature=spec.sample_temperature,
+                output=OutputSpec(mode="json_schema", schema=judge_schema(spec)),
+                metadata={"judge": spec.name})
+        return JudgeScore(model, int(verdict.output["score"]), str(verdict.output["reasoning"]))
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -158,8 +181,12 @@ class EvalRunner:
             yield
 
 
+def _judged(obs: Observation) -> Any:
+    return obs.output if obs.output is not None else obs.text
+
+
 def _observation(result: CallResult, output: OutputSpec,
-                 variables: Mapping[str, Any]) -> Observation:
+                 variables: Mapping[str, Any], expected: Mapping[str, Any]) -> Observation:
     tool_calls: tuple[dict[str, Any], ...] = ()
     if output.mode == "tool" and output.tool is not None:
         tool_calls = ({"name": output.tool.name, "arguments": result.output},)
@@ -167,7 +194,7 @@ def _observation(result: CallResult, output: OutputSpec,
     return Observation(output=parsed, text=result.text, tool_calls=tool_calls,
                        latency_s=result.latency_s, cost_usd=result.cost_usd,
                        schema=output.json_schema,
-                       variables=variables)
+                       variables=variables, expected=expected)
 
 
 def _run_result(repeat: int, obs: Observation, call: CallResult | Exception,

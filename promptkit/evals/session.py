@@ -23,6 +23,7 @@ from promptkit.core.calllog import CallLog
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError
 from promptkit.evals.assertions import Outcome
+from promptkit.evals.judges import JudgeScore, JudgeSpec
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
@@ -168,6 +169,18 @@ class EvalSession:
                 return await self.runner.call(prompt, prompt.render(variables), model=model)
 
         return self._loop.run(call())
+
+    def judge_scores(self, spec: JudgeSpec, *, output: Any, variables: dict[str, Any],
+                     expected: dict[str, Any] | None, cassette: str) -> list[JudgeScore]:
+        """A judge's scores of one output (every model, every sample), replayed from or
+        recorded to `cassette`: what judge calibration does with each labelled output."""
+
+        async def score() -> list[JudgeScore]:
+            with self.replay.cassette(cassette):
+                return await self.runner.judge_scores(spec, output=output, variables=variables,
+                                                      expected=expected)
+
+        return self._loop.run(score())
 
     def add_test_result(self, prompt: Prompt, *, suite: str, test: str, passed: bool,
                         message: str, calls: Sequence[CallResult]) -> CaseResult:

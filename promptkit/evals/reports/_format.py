@@ -46,6 +46,7 @@ def evidence_lines(report: GateReport) -> list[str]:
                      f"{_share(p.noise_baseline)} of pairs (baseline) and "
                      f"{_share(p.noise_candidate)} (candidate).")
     lines += _power_lines(report)
+    lines += [judge.line() for judge in report.judges]
     return lines
 
 
