@@ -33,6 +33,9 @@ class Settings:
     prompts_dir: str = "prompts"
     evals_dir: str = "evals"
     fixtures_dir: str = "fixtures"
+    embeddings_dir: str = ".promptkit/embeddings"
+    """Where `similar` caches vectors, by content hash (a folder under the project, or an
+    absolute path; a committed folder lets CI replay compute none)."""
     db_url: str = ""
     default_model: str = "default"
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -80,6 +83,10 @@ class Settings:
     @property
     def fixtures_path(self) -> Path:
         return self.root / self.fixtures_dir
+
+    @property
+    def embeddings_path(self) -> Path:
+        return self.root / self.embeddings_dir
 
     @property
     def database_url(self) -> str:

@@ -22,6 +22,7 @@
     │   └── BudgetExceededError     the cost breaker stopped a call before it spent
     ├── ContextBudgetError          messages cannot fit the context window
     ├── ReplayMissError             no recording matches: .nearest, .differences
+    ├── EmbeddingError              an embedding could not be computed: .embedder
     ├── LocalServerError            the local model server did not start: .log_tail
     ├── RegistryError               the prompt registry
     │   ├── NotPublishedError       a version or label the registry does not hold
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ContextBudgetError",
     "DeadlineExceededError",
+    "EmbeddingError",
     "EvalError",
     "ImmutableVersionError",
     "InputValidationError",
@@ -307,6 +309,15 @@ class ReplayMissError(PromptkitError):
         self.key = key
         self.nearest = nearest
         self.differences = list(differences)
+        super().__init__(message)
+
+
+class EmbeddingError(PromptkitError):
+    """An embedder could not embed: its package is missing, its endpoint failed, or a run
+    that may not call out has no cached vector. `.embedder` names it."""
+
+    def __init__(self, message: str, *, embedder: str) -> None:
+        self.embedder = embedder
         super().__init__(message)
 
 

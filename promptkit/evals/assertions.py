@@ -2,28 +2,53 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
+import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
+from promptkit.core.embeddings import LOCAL, Vector, cosine
+from promptkit.errors import PromptkitError
 from promptkit.evals.json_path import MISSING, lookup
 from promptkit.evals.judges import JudgeSpec
 
 __all__ = [
     "ASSERTIONS",
+    "LOCAL_SIMILARITY_THRESHOLD",
     "Assertion",
+    "Embed",
+    "Graders",
     "Judge",
     "Observation",
     "Outcome",
+    "Similar",
     "build_assertion",
 ]
 
 Judge = Callable[[JudgeSpec, "Observation"], Awaitable["Outcome"]]
 """Grades an observation with a model as a judge spec says (supplied by the runner)."""
+
+Embed = Callable[[str, Sequence[str]], Awaitable[list[Vector]]]
+"""Embeds texts with the named embedder, `local` or a model config (supplied by the runner,
+cached)."""
+
+LOCAL_SIMILARITY_THRESHOLD = 0.85
+"""`similar`'s default with the local embedder (multilingual-e5-small): paraphrases score
+0.89-0.98 with it, unrelated sentences 0.73-0.82 (docs/evals.md has the figures)."""
+
+
+@dataclass(frozen=True)
+class Graders:
+    """What the assertions that need a model grade with, supplied by the runner once per
+    run: a judge for `judge`, embeddings for `similar`."""
+
+    judge: Judge | None = None
+    embed: Embed | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +92,7 @@ class Assertion:
     def check(self, obs: Observation) -> Outcome:
         raise NotImplementedError
 
-    async def evaluate(self, obs: Observation, judge: Judge | None) -> Outcome:
+    async def evaluate(self, obs: Observation, graders: Graders) -> Outcome:
         return self.check(obs)
 
     def fail(self, message: str, **details: Any) -> Outcome:
@@ -289,18 +314,71 @@ class LLMJudge(Assertion):
     def __init__(self, rubric: str, **options: Any) -> None:
         self.spec = JudgeSpec.from_params(rubric, **options)
 
-    async def evaluate(self, obs: Observation, judge: Judge | None) -> Outcome:
-        if judge is None:
+    async def evaluate(self, obs: Observation, graders: Graders) -> Outcome:
+        if graders.judge is None:
             return self.fail("no judge model available to this run", path=self.spec.name)
         if obs.error is not None:
             return self.fail(f"no output to judge ({obs.error})", path=self.spec.name)
-        return await judge(self.spec, obs)
+        return await graders.judge(self.spec, obs)
+
+
+class Similar(_OnValue):
+    """Meaning rather than wording: the cosine similarity of the embeddings of the value
+    and of the expected text (`value`, else the case's `expect` entry named `expect_key`),
+    reported as the outcome's score."""
+
+    kind = "similar"
+
+    def __init__(self, value: str | None = None, path: str | None = None,
+                 threshold: float | None = None, embedder: str = LOCAL) -> None:
+        super().__init__(path)
+        if threshold is None and embedder != LOCAL:
+            raise ValueError(f"similar: give a threshold for embedder {embedder!r}; the "
+                             f"default ({LOCAL_SIMILARITY_THRESHOLD}) suits the local one only")
+        if threshold is not None and not -1 <= threshold <= 1:
+            raise ValueError(f"similar: threshold is a cosine, from -1 to 1; got {threshold}")
+        self.expected, self.embedder = value, embedder
+        self.threshold = LOCAL_SIMILARITY_THRESHOLD if threshold is None else threshold
+
+    @property
+    def expect_key(self) -> str | None:
+        """Without a `value`: the case's `expect` entry holding the expected text (the path,
+        or `output` for the whole output); that entry is then not also an `equals`."""
+        return None if self.expected is not None else self.path or "output"
+
+    def expecting(self, value: str) -> Similar:
+        """This assertion with the expected text a case gives it."""
+        bound = copy.copy(self)
+        bound.expected = value
+        return bound
+
+    async def evaluate(self, obs: Observation, graders: Graders) -> Outcome:
+        expected, actual = self.expected, self.value(obs)
+        if expected is None:
+            return self.fail(f"no expected text: give `value`, or the case `expect: "
+                             f"{{{self.expect_key}: ...}}`")
+        if actual is MISSING:
+            return self.missing(obs, expected)
+        if graders.embed is None:
+            return self.fail("no embeddings available to this run", path=self.path)
+        text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
+        try:
+            first, second = await graders.embed(self.embedder, [text, str(expected)])
+        except PromptkitError as exc:
+            return self.fail(f"similar: {exc}", path=self.path, expected=expected, actual=actual)
+        score = round(cosine(first, second), 4)
+        details = {"path": self.path, "expected": expected, "actual": actual, "score": score}
+        if score >= self.threshold:
+            return self.ok(**details)
+        return self.fail(f"expected{self.where()} text similar to {_short(expected)} "
+                         f"(cosine >= {self.threshold}), got {score:.3f} for {_short(actual)}",
+                         **details)
 
 
 ASSERTIONS: dict[str, type[Assertion]] = {
     cls.kind: cls
     for cls in (Equals, Contains, NotContains, Regex, Range, MatchesSchema, ToolCalled,
-                Latency, Cost, Python, LLMJudge)
+                Latency, Cost, Python, LLMJudge, Similar)
 }
 """Every assertion type, by the name suites use."""
 

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
+from promptkit.core.embeddings import Embeddings
 from promptkit.core.prompt_call import prompt_options
 from promptkit.errors import PromptError, PromptkitError
-from promptkit.evals.assertions import Observation, Outcome
+from promptkit.evals.assertions import Graders, Observation, Outcome
 from promptkit.evals.judges import JudgeScore, JudgeSpec, aggregate, judge_messages, judge_schema
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.suite import Case, Suite
@@ -58,7 +59,8 @@ class EvalRunner:
 
     `model` overrides every prompt's model config (`--prompt-model`); otherwise a prompt's
     own `model`, else `default_model`. With a replay session, each call is answered from
-    the item's cassette (or recorded to it, by the session's mode).
+    the item's cassette (or recorded to it, by the session's mode). `embeddings` serve the
+    `similar` assertions (none: they fail, saying so).
     """
 
     def __init__(
@@ -69,9 +71,13 @@ class EvalRunner:
         model: str | None = None,
         default_model: str = "default",
         replay: ReplaySession | None = None,
+        embeddings: Embeddings | None = None,
     ) -> None:
         self.client, self.concurrency = client, max(1, concurrency)
         self.model, self.default_model, self.replay = model, default_model, replay
+        self.embeddings = embeddings
+        self.graders = Graders(judge=self._judge,
+                               embed=embeddings.embed if embeddings is not None else None)
         self._semaphores: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
 
     async def run_many(
@@ -102,7 +108,7 @@ class EvalRunner:
         async with self._semaphore():
             with self._cassette(item), repeat_index(item.repeat_index(repeat)):
                 observation, call = await self._observe(item)
-                outcomes = [await a.evaluate(observation, self._judge)
+                outcomes = [await a.evaluate(observation, self.graders)
                             for a in item.case.assertions]
         return _run_result(repeat, observation, call, outcomes)
 

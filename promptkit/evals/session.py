@@ -20,6 +20,7 @@ from typing import Any
 from promptkit.config import Settings
 from promptkit.core import AsyncClient, Budget, CallHooks, CallResult, CostBreaker, RetryPolicy
 from promptkit.core.calllog import CallLog
+from promptkit.core.embeddings import EmbeddingCache, Embeddings
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError
 from promptkit.evals.assertions import Outcome
@@ -30,7 +31,7 @@ from promptkit.evals.selection import select_versions
 from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
-from promptkit.registry import Registry, model_configs
+from promptkit.registry import ModelConfigs, Registry, model_configs
 from promptkit.registry.calllog_sink import project_call_log
 from promptkit.registry.references import References
 from promptkit.replay import RecordMode, ReplaySession, Unused, repeat_index
@@ -97,15 +98,27 @@ class EvalSession:
         return ReplaySession.from_settings(self.settings, self.options.record)
 
     @cached_property
+    def configs(self) -> ModelConfigs:
+        return model_configs(self.settings, self.registry)
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        """The run's embedders, built once on first use, over the project's vector cache; in
+        mode none an endpoint is not asked for a vector the cache lacks."""
+        return Embeddings(self.configs, EmbeddingCache(self.settings.embeddings_path),
+                          offline=self.options.record is RecordMode.NONE)
+
+    @cached_property
     def runner(self) -> EvalRunner:
         client = AsyncClient(
-            model_configs(self.settings, self.registry),
+            self.configs,
             transport=self.replay.transport(),
             hooks=self._hooks(),
             retry=RetryPolicy.from_settings(self.settings, retries=self.options.retries),
         )
         return EvalRunner(client, concurrency=self.options.concurrency, model=self.options.model,
-                          default_model=self.settings.default_model, replay=self.replay)
+                          default_model=self.settings.default_model, replay=self.replay,
+                          embeddings=self.embeddings)
 
     def _hooks(self) -> list[CallHooks]:
         """A run budget when one is set; the call log when calls really go out."""
@@ -231,7 +244,7 @@ class EvalSession:
         for future in self._futures.values():
             future.cancel()
         if "runner" in self.__dict__:
-            self._loop.close(self.runner.client.aclose())
+            self._loop.close(self._close_connections())
         if self._call_log is not None:
             self._call_log.close()
         if self._switch_interval is not None:
@@ -239,28 +252,36 @@ class EvalSession:
             self._switch_interval = None
         return self.replay.finish(within)
 
+    async def _close_connections(self) -> None:
+        await self.embeddings.aclose()
+        await self.runner.client.aclose()
+
     def timing(self) -> dict[str, Any] | None:
-        """When this process's calls started and the last result came, and how many items
-        and calls there were: what a pytest-xdist worker sends its controller."""
+        """When this process's calls started and the last result came, and how many items,
+        calls and embeddings there were: what a pytest-xdist worker sends its controller."""
         if self._started is None or self._last_result is None:
             return None
         stats = self.replay.stats
         return {"started": self._started, "last": self._last_result,
                 "items": len(self._futures), "recorded": stats.recorded,
-                "replayed": stats.replayed}
+                "replayed": stats.replayed, "embedded": self.embeddings.computed,
+                "embeddings_cached": self.embeddings.cached}
 
     def timing_line(self) -> str | None:
         """`2000 items in 7.42 s at concurrency 16 (2000 calls recorded, 0 replayed)`: from
         the first call to the last result, over this process and its xdist workers; the
-        figure to hold against calls × latency ÷ concurrency."""
+        figure to hold against calls × latency ÷ concurrency. `similar` assertions add
+        `; 8 texts embedded, 4 from cache`."""
         spans = [t for t in (self.timing(), *self._worker_timings) if t is not None]
         if not spans:
             return None
         wall = max(t["last"] for t in spans) - min(t["started"] for t in spans)
-        items, recorded, replayed = (sum(t[k] for t in spans)
-                                     for k in ("items", "recorded", "replayed"))
+        items, recorded, replayed, embedded, cached = (
+            sum(t.get(k, 0) for t in spans)
+            for k in ("items", "recorded", "replayed", "embedded", "embeddings_cached"))
+        vectors = f"; {embedded} texts embedded, {cached} from cache" if embedded + cached else ""
         return (f"{items} items in {wall:.2f} s at concurrency {self.options.concurrency} "
-                f"({recorded} calls recorded, {replayed} replayed)")
+                f"({recorded} calls recorded, {replayed} replayed{vectors})")
 
     def rows(self) -> list[dict[str, Any]]:
         """This process's results as rows, plus those pytest-xdist workers sent."""

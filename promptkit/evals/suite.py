@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptkit.errors import SuiteFormatError
-from promptkit.evals.assertions import Assertion, Equals, build_assertion
+from promptkit.evals.assertions import Assertion, Equals, Similar, build_assertion
 from promptkit.evals.dataset import load_dataset
 from promptkit.hashing import content_hash
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
@@ -151,15 +151,36 @@ def _assertions(specs: list[Any], doc: YamlDoc, loc: tuple, path: Path) -> list[
 
 def _case(case: _CaseSpec, index: int, loc: tuple, spec: _SuiteSpec,
           suite_assertions: list[Assertion], doc: YamlDoc, path: Path) -> Case:
+    case_id = case.id or f"case-{index}"
     own = _assertions(case.assert_, doc, (*loc, "assert"), path)
-    expected = [Equals(value, path=key) for key, value in case.expect.items()]
+    compared = {a.expect_key for a in (*suite_assertions, *own) if isinstance(a, Similar)}
+    try:
+        shared = [_expecting(a, case.expect, case_id) for a in suite_assertions]
+        own = [_expecting(a, case.expect, case_id) for a in own]
+    except ValueError as exc:
+        raise SuiteFormatError(str(exc), path=path, line=doc.line_of(loc),
+                               field=".".join(map(str, (*loc, "expect")))) from None
+    expected = [Equals(value, path=key) for key, value in case.expect.items()
+                if key not in compared]
     return Case(
-        id=case.id or f"case-{index}",
+        id=case_id,
         variables={**spec.vars, **case.vars},
-        assertions=(*suite_assertions, *expected, *own),
+        assertions=(*shared, *expected, *own),
         critical=case.critical,
         expect=dict(case.expect),
     )
+
+
+def _expecting(assertion: Assertion, expect: dict[str, Any], case_id: str) -> Assertion:
+    """A `similar` without a `value` takes its expected text from the case's `expect`
+    (which then checks that entry with it instead of an `equals`)."""
+    if not isinstance(assertion, Similar) or assertion.expect_key is None:
+        return assertion
+    key = assertion.expect_key
+    if key not in expect:
+        raise ValueError(f"case {case_id!r}: `similar` has no `value` and the case no "
+                         f"`expect: {{{key}: ...}}` to compare with")
+    return assertion.expecting(str(expect[key]))
 
 
 def _unique_ids(cases: tuple[Case, ...], path: Path) -> None:

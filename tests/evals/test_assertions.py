@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from promptkit.evals.assertions import Observation, build_assertion
+from promptkit.evals.assertions import Graders, Observation, build_assertion
 
 SENTIMENT = {"sentiment": "negative", "confidence": 1.4, "tags": ["a", "b"]}
 SCHEMA = {"type": "object", "required": ["sentiment"],
@@ -14,7 +14,7 @@ SCHEMA = {"type": "object", "required": ["sentiment"],
 
 
 def check(spec: object, **obs: object) -> tuple[bool, str]:
-    outcome = asyncio.run(build_assertion(spec).evaluate(Observation(**obs), None))  # type: ignore[arg-type]
+    outcome = asyncio.run(build_assertion(spec).evaluate(Observation(**obs), Graders()))
     return outcome.passed, outcome.message
 
 
