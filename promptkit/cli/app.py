@@ -88,7 +88,8 @@ COMMAND_MODULES = {
     "init": "init_cmd", "lint": "lint_cmd", "list": "prompts", "local": "local_cmd",
     "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
     "pins": "registry_cmd",
-    "promote": "gate_cmd", "publish": "registry_cmd", "render": "prompts",
+    "promote": "gate_cmd", "publish": "registry_cmd", "redteam": "redteam_cmd",
+    "render": "prompts",
     "rollback": "registry_cmd", "run": "run_cmd", "show": "prompts",
 }  # fmt: skip
 """Which module of promptkit.cli defines each command: it is imported only when its command
