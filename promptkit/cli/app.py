@@ -89,7 +89,8 @@ COMMAND_MODULES = {
     "local": "local_cmd",
     "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
     "pins": "registry_cmd",
-    "promote": "gate_cmd", "publish": "registry_cmd", "render": "prompts",
+    "promote": "gate_cmd", "publish": "registry_cmd", "redteam": "redteam_cmd",
+    "render": "prompts",
     "rollback": "registry_cmd", "run": "run_cmd", "show": "prompts",
 }  # fmt: skip
 """Which module of promptkit.cli defines each command: it is imported only when its command
