@@ -10,12 +10,15 @@ from typing import Any
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
+from promptkit.core.formats import format_checker
 from promptkit.core.structured import Extracted, OutputPlan
 from promptkit.core.types import Message
 from promptkit.errors import UsageError
 from promptkit.hashing import canonical_json
 
-__all__ = ["check_schema", "json_path", "reask_messages", "validate"]
+__all__ = [
+    "check_schema", "json_path", "reask_messages", "schema_problem", "schema_validator", "validate",
+]
 
 MAX_ERRORS = 20
 MAX_MESSAGE = 300
@@ -23,24 +26,56 @@ MAX_MESSAGE = 300
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Refuse a schema that is not itself valid JSON Schema, before any call is made."""
-    _validator(canonical_json(schema))
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise UsageError(f"the output schema is not valid JSON Schema: {problem}")
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why `schema` is not a valid JSON Schema of the draft it names, or None when it is."""
+    try:
+        schema_validator(schema)
+    except schema_exceptions.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return exc.message + (f" (at {where})" if where else "")
+    except (TypeError, ValueError) as exc:  # a YAML date or a NaN: not JSON data
+        return f"not JSON data: {exc}"
+    return None
+
+
+def schema_validator(schema: Any) -> Any:
+    """The one way promptkit checks a value against a JSON Schema (prompt inputs, outputs,
+    the `schema` assertion): the validator of the draft the schema's `$schema` names
+    (2020-12 when it names none), with `format` checked, not only annotated. Raises
+    `jsonschema.SchemaError` when the schema is itself invalid."""
+    return _validator(canonical_json(schema))
 
 
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Any:
     schema = json.loads(schema_text)
-    cls = validators.validator_for(schema)
-    try:
-        cls.check_schema(schema)
-    except schema_exceptions.SchemaError as exc:
-        raise UsageError(f"the output schema is not valid JSON Schema: {exc.message}") from exc
-    return cls(schema)
+    cls = _draft(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=format_checker(cls))
+
+
+def _draft(schema: Any) -> Any:
+    """The validator class of the draft `schema` names; an unknown `$schema` is an error
+    rather than a silent fall back to another draft."""
+    if not isinstance(schema, dict) or "$schema" not in schema:
+        return validators.Draft202012Validator
+    cls = validators.validator_for(schema, default=None)
+    if cls is None:
+        raise schema_exceptions.SchemaError(
+            f"unknown $schema {schema['$schema']!r}: name a JSON Schema draft "
+            "(draft-04, -06, -07, 2019-09 or 2020-12)")
+    return cls
 
 
 def validate(value: Any, schema: dict[str, Any]) -> list[str]:
     """Every way `value` breaks `schema`, as `path: message` lines (empty when valid)."""
-    validator = _validator(canonical_json(schema))
-    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(schema_validator(schema).iter_errors(value),
+                    key=lambda e: [str(p) for p in e.absolute_path])
     return [_line(e) for e in errors[:MAX_ERRORS]]
 
 

@@ -6,13 +6,15 @@ import copy
 import importlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-from jsonschema import Draft202012Validator
-
 from promptkit.core.embeddings import LOCAL, Vector, cosine
+from promptkit.core.validation import schema_problem, schema_validator
 from promptkit.errors import PromptkitError
 from promptkit.evals.json_path import MISSING, lookup
 from promptkit.evals.judges import JudgeSpec
@@ -211,9 +213,13 @@ class Range(_OnValue):
 
 
 class MatchesSchema(Assertion):
+    """The output fits a JSON Schema, by the draft its `$schema` names, formats checked."""
+
     kind = "schema"
 
     def __init__(self, schema: dict[str, Any] | None = None) -> None:
+        if schema is not None and (problem := schema_problem(schema)):
+            raise ValueError(f"schema: not a valid JSON Schema: {problem}")
         self.schema = schema
 
     def check(self, obs: Observation) -> Outcome:
@@ -222,7 +228,8 @@ class MatchesSchema(Assertion):
             return self.fail(f"no valid output: {obs.error}")
         if schema is None:
             return self.fail("no schema to check against: the prompt declares none")
-        errors = sorted(Draft202012Validator(schema).iter_errors(obs.output), key=str)
+        errors = sorted(schema_validator(schema).iter_errors(obs.output),
+                        key=lambda e: [str(p) for p in e.absolute_path])
         if not errors:
             return self.ok()
         first = errors[0]
@@ -282,18 +289,19 @@ class Cost(Assertion):
 
 
 class Python(Assertion):
-    """`module:function(observation, **params)` returning bool, (bool, message) or a score."""
+    """`module:function(observation, **params)` returning bool, (bool, message) or a score.
+    Not called when the call failed: the failure is the outcome (a check written for
+    outputs should not have to guard against their absence)."""
 
     kind = "python"
 
     def __init__(self, function: str, threshold: float = 0.5, **params: Any) -> None:
         self.name, self.params, self.threshold = function, params, threshold
-        module, _, attribute = function.partition(":")
-        if not module or not attribute:
-            raise ValueError(f"python assertion needs 'module:function', got {function!r}")
-        self.function = getattr(importlib.import_module(module), attribute)
+        self.function = _import_function(function)
 
     def check(self, obs: Observation) -> Outcome:
+        if obs.error is not None:
+            return self.fail(f"{self.name} not run: no output ({obs.error})")
         result = self.function(obs, **self.params)
         message = ""
         if isinstance(result, tuple):
@@ -303,6 +311,38 @@ class Python(Assertion):
         if passed:
             return self.ok(score=score)
         return self.fail(message or f"{self.name} returned {_short(result)}", score=score)
+
+
+def _import_function(reference: str) -> Callable[..., Any]:
+    module, _, attribute = reference.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"python assertion needs 'module:function', got {reference!r}")
+    try:
+        loaded = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"python: cannot import {module!r}: {exc} (modules are looked up "
+                         "from the project root, then sys.path)") from None
+    function = getattr(loaded, attribute, None)
+    if not callable(function):
+        raise ValueError(f"python: module {module!r} has no function {attribute!r}")
+    return function
+
+
+@contextmanager
+def _importable_from(root: Path | None) -> Iterator[None]:
+    """The project root first on `sys.path` while a check's module is imported, so
+    `checks:max_len` finds the project's `checks.py` as pytest finds a root conftest; the
+    path is restored afterwards, and the module stays loaded."""
+    entry = str(root) if root is not None else None
+    added = entry is not None and entry not in sys.path
+    if added:
+        sys.path.insert(0, str(entry))
+        importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(str(entry))
 
 
 class LLMJudge(Assertion):
@@ -383,8 +423,9 @@ ASSERTIONS: dict[str, type[Assertion]] = {
 """Every assertion type, by the name suites use."""
 
 
-def build_assertion(spec: Any) -> Assertion:
-    """An assertion from its suite form: `schema`, or `{equals: {path: x, value: y}}`."""
+def build_assertion(spec: Any, *, root: Path | None = None) -> Assertion:
+    """An assertion from its suite form: `schema`, or `{equals: {path: x, value: y}}`.
+    `root`, the project's folder, is where a `python` assertion's module is found first."""
     params: Any
     if isinstance(spec, str):
         kind, params = spec, {}
@@ -402,6 +443,7 @@ def build_assertion(spec: Any) -> Assertion:
     if not isinstance(params, dict):
         raise ValueError(f"{kind}: expected a mapping of parameters, got {params!r}")
     try:
-        return cls(**params)
+        with _importable_from(root if cls is Python else None):
+            return cls(**params)
     except TypeError as exc:
         raise ValueError(f"{kind}: {exc}") from None

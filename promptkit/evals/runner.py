@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
@@ -14,6 +15,7 @@ from promptkit.core.embeddings import Embeddings
 from promptkit.core.prompt_call import prompt_options
 from promptkit.errors import PromptError, PromptkitError
 from promptkit.evals.assertions import Graders, Observation, Outcome
+from promptkit.evals.case_variables import case_variables
 from promptkit.evals.judges import JudgeScore, JudgeSpec, aggregate, judge_messages, judge_schema
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.suite import Case, Suite
@@ -47,6 +49,13 @@ class EvalItem:
         """The recording key of a repeat: samples after the first follow the suite's
         repeats, so every answer of every sample has its own recording."""
         return self.sample * self.suite.repeat + repeat
+
+    @cached_property
+    def variables(self) -> dict[str, Any]:
+        """The case's variables as this version reads them (`case_variables`); raises an
+        InputValidationError naming the dataset row and column of a value it cannot read."""
+        case = self.case
+        return case_variables(case.variables, case.origin, self.prompt, self.suite.path.parent)
 
     @property
     def cassette(self) -> str:
@@ -116,15 +125,16 @@ class EvalRunner:
         prompt = item.prompt
         output = prompt.meta.output
         try:
-            messages = prompt.render(item.case.variables)
+            variables = item.variables
+            messages = prompt.render(variables)
         except PromptError as exc:
             return Observation(error=str(exc), variables=item.case.variables), exc
         try:
             result = await self.call(prompt, messages, case=item.case.id, model=item.suite.model)
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
-                               variables=item.case.variables, expected=item.case.expect), exc
-        return _observation(result, output, item.case.variables, item.case.expect), result
+                               variables=variables, expected=item.case.expect), exc
+        return _observation(result, output, variables, item.case.expect), result
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
                    model: str | None = None) -> CallResult:

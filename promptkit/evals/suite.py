@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from promptkit.config import find_project_root
 from promptkit.errors import SuiteFormatError
 from promptkit.evals.assertions import Assertion, Equals, Similar, build_assertion
-from promptkit.evals.dataset import load_dataset
+from promptkit.evals.dataset import RowOrigin, load_dataset
 from promptkit.hashing import content_hash
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 
@@ -44,13 +45,15 @@ class _SuiteSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Case:
-    """One case: variables, the assertions it must pass, and whether it is critical."""
+    """One case: variables, the assertions it must pass, and whether it is critical.
+    `origin` is the dataset row it was read from (None for a case written in the suite)."""
 
     id: str
     variables: dict[str, Any]
     assertions: tuple[Assertion, ...]
     critical: bool = False
     expect: dict[str, Any] = field(default_factory=dict)
+    origin: RowOrigin | None = None
 
 
 @dataclass(frozen=True)
@@ -85,17 +88,17 @@ def load_suite(path: Path) -> Suite:
         raise SuiteFormatError(exc.message, path=path, line=exc.line, field=exc.field) from None
     spec = _validate(doc, path)
     suite_assertions = _assertions(spec.assert_, doc, ("assert",), path)
-    rows: list[tuple[_CaseSpec, tuple[str | int, ...]]] = [
-        (c, ("cases", i)) for i, c in enumerate(spec.cases)
+    rows: list[tuple[_CaseSpec, tuple[str | int, ...], RowOrigin | None]] = [
+        (c, ("cases", i), None) for i, c in enumerate(spec.cases)
     ]
     if spec.dataset:
-        rows += [(c, ("dataset",)) for c in _dataset_cases(path, spec.dataset, doc)]
+        rows += [(c, ("dataset",), o) for o, c in _dataset_cases(path, spec.dataset, doc)]
     if not rows:
         raise SuiteFormatError("the suite has no cases: add `cases:` or a `dataset:`",
                                path=path, line=1, field="cases")
     cases = tuple(
-        _case(case, index, loc, spec, suite_assertions, doc, path)
-        for index, (case, loc) in enumerate(rows, 1)
+        _case(case, index, loc, origin, spec, suite_assertions, doc, path)
+        for index, (case, loc, origin) in enumerate(rows, 1)
     )
     _unique_ids(cases, path)
     return Suite(name=path.stem, path=path, prompt=spec.prompt, cases=cases,
@@ -128,20 +131,22 @@ def _validate(doc: YamlDoc, path: Path) -> _SuiteSpec:
         raise SuiteFormatError(message, path=path, line=doc.line_of(loc), field=dotted) from None
 
 
-def _dataset_cases(path: Path, dataset: str, doc: YamlDoc) -> list[_CaseSpec]:
+def _dataset_cases(path: Path, dataset: str, doc: YamlDoc
+                   ) -> list[tuple[RowOrigin, _CaseSpec]]:
     try:
         rows = load_dataset(path.parent / dataset)
-        return [_CaseSpec.model_validate(row) for row in rows]
+        return [(origin, _CaseSpec.model_validate(row)) for origin, row in rows]
     except (OSError, ValueError, ValidationError) as exc:
         raise SuiteFormatError(f"dataset {dataset}: {exc}", path=path,
                                line=doc.line_of(("dataset",)), field="dataset") from None
 
 
 def _assertions(specs: list[Any], doc: YamlDoc, loc: tuple, path: Path) -> list[Assertion]:
+    """The assertions of `specs`; a `python` one imports its module from the project root."""
     built = []
     for index, spec in enumerate(specs):
         try:
-            built.append(build_assertion(spec))
+            built.append(build_assertion(spec, root=find_project_root(path.parent)))
         except (ValueError, ImportError) as exc:
             where = (*loc, index)
             raise SuiteFormatError(str(exc), path=path, line=doc.line_of(where),
@@ -149,7 +154,7 @@ def _assertions(specs: list[Any], doc: YamlDoc, loc: tuple, path: Path) -> list[
     return built
 
 
-def _case(case: _CaseSpec, index: int, loc: tuple, spec: _SuiteSpec,
+def _case(case: _CaseSpec, index: int, loc: tuple, origin: RowOrigin | None, spec: _SuiteSpec,
           suite_assertions: list[Assertion], doc: YamlDoc, path: Path) -> Case:
     case_id = case.id or f"case-{index}"
     own = _assertions(case.assert_, doc, (*loc, "assert"), path)
@@ -168,6 +173,7 @@ def _case(case: _CaseSpec, index: int, loc: tuple, spec: _SuiteSpec,
         assertions=(*shared, *expected, *own),
         critical=case.critical,
         expect=dict(case.expect),
+        origin=origin,
     )
 
 

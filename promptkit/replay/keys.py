@@ -5,10 +5,16 @@ with. It holds the endpoint (method and the API path, without the host or any ``
 prefix, so a recording made against one base URL replays against another), the JSON body
 minus transport noise, the query string minus credentials, and the repeat index the eval
 runner sets (so ``--prompt-repeat 3`` records three distinct answers).
+
+Inline base64 data (an image sent as a ``data:`` URL, or Anthropic's ``base64`` source) is
+held by the hash of its bytes, ``{"image_sha256": "sha256:…"}``: a cassette stays small
+and readable, and two different images still make two different keys.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextvars
 import json
 import re
@@ -74,7 +80,7 @@ def canonical_request(request: httpx2.Request, scrubber: Scrubber, repeat: int) 
     }
     body = _body(request.content)
     if body is not None:
-        canonical["body"] = scrubber.data(body)
+        canonical["body"] = scrubber.data(_inline_data_hashed(body))
     query = sorted(
         (k, v) for k, v in request.url.params.multi_items() if not _SECRET_QUERY.match(k)
     )
@@ -104,3 +110,37 @@ def _body(content: bytes) -> Any:
     if isinstance(body, dict):
         return {k: v for k, v in body.items() if k not in NOISE_FIELDS}
     return body
+
+
+_DATA_URL = re.compile(r"^data:(?P<media>[^;,]*)(;[^;,]*)*;base64,(?P<data>.*)$", re.S)
+
+
+def _inline_data_hashed(value: Any) -> Any:
+    """`value` with every inline base64 payload replaced by the hash of its bytes: a data URL
+    by `{"image_sha256": ..., "media_type": ...}`, the `data` of a `{"type": "base64"}`
+    source by `{"image_sha256": ...}` (`data_sha256` for what is not an image)."""
+    if isinstance(value, str):
+        match = _DATA_URL.match(value) if value.startswith("data:") else None
+        if match is None:
+            return value
+        media = match["media"]
+        return {**_payload_hash(match["data"], media), "media_type": media}
+    if isinstance(value, list):
+        return [_inline_data_hashed(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    hashed = {key: _inline_data_hashed(item) for key, item in value.items()}
+    if value.get("type") == "base64" and isinstance(value.get("data"), str):
+        hashed["data"] = _payload_hash(value["data"], str(value.get("media_type", "")))
+    return hashed
+
+
+def _payload_hash(data: str, media_type: str) -> dict[str, str]:
+    """The hash of the bytes `data` encodes (of the text itself when it does not decode), so
+    the key of an image is the `sha256sum` of its file."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raw = data.encode("utf-8")
+    name = "image_sha256" if media_type.startswith("image/") else "data_sha256"
+    return {name: content_hash(raw)}

@@ -32,6 +32,9 @@ class Limits:
     """Items all `range()` calls of one render may yield together (nested loops multiply)."""
     max_render_seconds: float = 2.0
     """Time one render may take."""
+    max_image_bytes: int = 20_971_520
+    """An image input's size (20 MiB, OpenAI's limit for one image), checked before the
+    file is read or a data URL decoded."""
 
     @classmethod
     def from_env(cls) -> Limits:

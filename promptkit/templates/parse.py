@@ -24,10 +24,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from promptkit.core.types import ModelConfig, OutputSpec, ToolSpec
+from promptkit.core.validation import schema_problem
 from promptkit.errors import PromptFormatError
 from promptkit.hashing import content_hash
 from promptkit.templates.front_matter import PromptMeta
-from promptkit.templates.inputs import schema_problem, variable_schema
+from promptkit.templates.inputs import variable_schema
 from promptkit.templates.prompt import HISTORY, ROLES, Prompt, Section
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 

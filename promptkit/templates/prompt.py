@@ -12,7 +12,8 @@ import jinja2
 from promptkit.core.types import Message
 from promptkit.errors import InputValidationError
 from promptkit.templates.front_matter import PromptMeta
-from promptkit.templates.inputs import apply_defaults, compile_inputs, input_errors
+from promptkit.templates.images import ImageSlots, image_part
+from promptkit.templates.inputs import apply_defaults, compile_inputs, image_inputs, input_errors
 from promptkit.templates.render import Where, compile_section, render_template
 
 __all__ = ["HISTORY", "ROLES", "Prompt", "Section"]
@@ -66,6 +67,11 @@ class Prompt:
         return compile_inputs(self.meta.inputs)
 
     @cached_property
+    def image_variables(self) -> frozenset[str]:
+        """The inputs declared as `image`: rendered as content parts, not as text."""
+        return image_inputs(self.meta.inputs)
+
+    @cached_property
     def _compiled(self) -> tuple[jinja2.Template | None, ...]:
         return tuple(
             None if s.role == HISTORY else compile_section(s.text, s.line, self.where)
@@ -78,18 +84,26 @@ class Prompt:
         if problems:
             variable, _ = problems[0]
             message = "; ".join(text for _, text in problems)
-            lines = self.front_matter_lines
-            line = lines.get(f"inputs.{variable}", lines.get("inputs"))
-            raise InputValidationError(message, variable=variable, **self.where.at(line))
+            raise InputValidationError(message, variable=variable, **self._input_at(variable))
         return apply_defaults(self.inputs_schema, variables)
+
+    def _input_at(self, variable: str) -> dict[str, Any]:
+        """Where an input is declared, for its errors: the prompt, the file and the line."""
+        lines = self.front_matter_lines
+        return self.where.at(lines.get(f"inputs.{variable}", lines.get("inputs")))
 
     def render(self, variables: dict[str, Any] | None = None, /, **more: Any) -> list[Message]:
         """The chat messages, after checking the variables against the declared inputs.
 
         Values are data: a value containing `{{ ... }}` is inserted as text, never evaluated.
-        Sections that render to only whitespace are left out.
+        An `image` input renders as a content part where the template places it (the
+        message's content is then a list of parts). Sections that render to only
+        whitespace are left out.
         """
         values = self.check_inputs({**(variables or {}), **more})
+        images = ImageSlots()
+        for name in self.image_variables & values.keys():
+            values[name] = images.add(image_part(values[name], name, self._input_at(name)))
         messages: list[Message] = []
         for section, template in zip(self.sections, self._compiled, strict=True):
             if template is None:
@@ -97,5 +111,5 @@ class Prompt:
                 continue
             content = render_template(template, values, self.where).strip()
             if content:
-                messages.append({"role": section.role, "content": content})
+                messages.append({"role": section.role, "content": images.content(content)})
         return messages

@@ -79,3 +79,39 @@ def test_judge_without_a_model_fails_clearly() -> None:
 def test_malformed_specs(spec: object) -> None:
     with pytest.raises((ValueError, ImportError)):
         build_assertion(spec)
+
+
+@pytest.mark.parametrize(("value", "passes"), [
+    ("2025-05-01T12:00:00Z", True), ("2025-05-01T12:00:00.123+02:00", True),
+    ("2025-13-01T12:00:00Z", False), ("yesterday", False), ("2025-05-01", False),
+])
+def test_the_schema_assertion_checks_date_time_without_optional_packages(
+    value: str, passes: bool
+) -> None:
+    """jsonschema checks `date-time` only with rfc3339-validator installed; promptkit's own
+    check fills the gap, so a malformed timestamp never passes in silence."""
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
+    assert check({"schema": {"schema": schema}}, output={"at": value})[0] is passes
+
+
+def test_a_schema_naming_an_unknown_draft_or_breaking_its_own_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match=r"unknown \$schema 'http://example.com/mine'"):
+        build_assertion({"schema": {"schema": {"$schema": "http://example.com/mine"}}})
+    with pytest.raises(ValueError, match="not a valid JSON Schema: 'strin' is not valid"):
+        build_assertion({"schema": {"schema": {"type": "strin"}}})
+
+
+def test_a_python_check_is_not_called_for_a_failed_call() -> None:
+    passed, message = check({"python": "promptkit.evals.checks:max_words"},
+                            error="ModelAPIError: 400")
+    assert not passed
+    assert message == "promptkit.evals.checks:max_words not run: no output (ModelAPIError: 400)"
+
+
+@pytest.mark.parametrize(("function", "message"), [
+    ("no_such_module_here:f", "python: cannot import 'no_such_module_here': No module named"),
+    ("promptkit.evals.checks:nope", "python: module 'promptkit.evals.checks' has no function 'nope'"),
+])
+def test_a_python_check_that_cannot_be_found_says_why(function: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_assertion({"python": function})

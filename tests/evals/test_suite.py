@@ -99,3 +99,40 @@ def test_the_content_hash_changes_with_the_suite_file_and_with_its_dataset(
     assert second != first
     path.write_text("prompt: p\ndataset: d.jsonl\nassert:\n  - schema\n")  # an assertion
     assert load_suite(path).content_hash not in (first, second)
+
+
+def typed(tmp_path: Path, rows: str, name: str, inputs: str) -> list[dict]:
+    """The dataset's cases as a prompt declaring `inputs` reads them."""
+    from promptkit.evals.case_variables import case_variables
+    from promptkit.templates import parse_prompt
+
+    (tmp_path / name).write_text(rows)
+    suite = load_suite(write(tmp_path, f"prompt: p\ndataset: {name}\n"))
+    prompt = parse_prompt(f"---\nname: p\nversion: 1.0.0\ninputs:\n{inputs}---\nhi\n")
+    return [case_variables(c.variables, c.origin, prompt, tmp_path) for c in suite.cases]
+
+
+def test_dataset_text_is_read_as_the_inputs_are_declared(tmp_path: Path) -> None:
+    inputs = ("  n: integer\n  x: number\n  ok: boolean\n  tags: array\n  code: string\n"
+              "  size: {type: integer, default: 7}\n")
+    rows = 'n,x,ok,tags,code,size\n3,2.5,Yes,"[""a""]",007,\n'
+    assert typed(tmp_path, rows, "d.csv", inputs) == [
+        {"n": 3, "x": 2.5, "ok": True, "tags": ["a"], "code": "007"}]  # empty: the default
+    jsonl = '{"n": "4", "x": 1, "ok": false, "tags": [], "code": "1"}\n'
+    assert typed(tmp_path, jsonl, "d.jsonl", inputs)[0]["n"] == 4
+
+
+def test_a_value_that_is_not_its_declared_type_names_the_row_and_column(tmp_path: Path) -> None:
+    from promptkit.errors import InputValidationError
+
+    with pytest.raises(InputValidationError) as info:
+        typed(tmp_path, '[{"n": "1"}, {"n": "1.5"}]', "d.json", "  n: integer\n")
+    assert str(info.value) == (f"{tmp_path / 'd.json'}: p@1.0.0: row 2, column 'n': '1.5' is "
+                               "not an integer (the input 'n' is declared integer)")
+    assert info.value.variable == "n"
+
+
+def test_a_csv_row_with_the_wrong_number_of_cells_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n\n3\n")
+    with pytest.raises(SuiteFormatError, match=r"d\.csv:4: 1 cells, but the header has 2"):
+        load_suite(write(tmp_path, "prompt: p\ndataset: d.csv\n"))

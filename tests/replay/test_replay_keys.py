@@ -108,3 +108,38 @@ async def test_cassettes_are_parsed_once_and_looked_up_by_key(server, fixtures: 
     with replayer.cassette(fixtures / "s/p@1/./case.json") as second:
         assert second is first and await ask(client, "cached") == "echo: cached"
     assert replayer.stats.replayed == 51
+
+
+def image_body(url: str) -> dict[str, Any]:
+    part = {"type": "image_url", "image_url": {"url": url}}
+    return {**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "?"}, part]}]}
+
+
+def test_an_inline_image_is_keyed_and_kept_by_the_hash_of_its_bytes() -> None:
+    """The canonical request holds `sha256sum` of the image, never its base64: the same
+    image gives the same key, another image another key (chat and Anthropic forms alike)."""
+    import base64
+    import hashlib
+
+    cat, dog = b"\x89PNG\r\n\x1a\ncat", b"\x89PNG\r\n\x1a\ndog"
+    url = f"data:image/png;base64,{base64.b64encode(cat).decode()}"
+    request = httpx2.Request("POST", "https://api.openai.com/v1/chat/completions",
+                             content=json.dumps(image_body(url)).encode())
+    canonical = canonical_request(request, Scrubber({}), 0)
+    assert canonical["body"]["messages"][0]["content"][1]["image_url"]["url"] == {
+        "image_sha256": f"sha256:{hashlib.sha256(cat).hexdigest()}", "media_type": "image/png"}
+    assert base64.b64encode(cat).decode() not in json.dumps(canonical)
+    assert key(image_body(url)) == key(image_body(url))
+    assert key(image_body(url)) != key(image_body(url.replace(
+        base64.b64encode(cat).decode(), base64.b64encode(dog).decode())))
+
+    def anthropic(data: bytes) -> dict[str, Any]:
+        source = {"type": "base64", "media_type": "image/png",
+                  "data": base64.b64encode(data).decode()}
+        return {"model": "claude", "messages": [{"role": "user", "content": [
+            {"type": "image", "source": source}]}]}
+
+    assert key(anthropic(cat)) != key(anthropic(dog))
+    assert "image_sha256" in json.dumps(canonical_request(httpx2.Request(
+        "POST", "https://api.anthropic.com/v1/messages",
+        content=json.dumps(anthropic(cat)).encode()), Scrubber({}), 0))
