@@ -21,9 +21,12 @@ MAX_ERRORS = 20
 MAX_MESSAGE = 300
 
 
-def check_schema(schema: dict[str, Any]) -> None:
+def check_schema(schema: dict[str, Any], what: str = "the output schema") -> None:
     """Refuse a schema that is not itself valid JSON Schema, before any call is made."""
-    _validator(canonical_json(schema))
+    try:
+        _validator(canonical_json(schema))
+    except UsageError as exc:
+        raise UsageError(f"{what} is not valid JSON Schema: {exc}") from None
 
 
 @lru_cache(maxsize=256)
@@ -33,7 +36,7 @@ def _validator(schema_text: str) -> Any:
     try:
         cls.check_schema(schema)
     except schema_exceptions.SchemaError as exc:
-        raise UsageError(f"the output schema is not valid JSON Schema: {exc.message}") from exc
+        raise UsageError(exc.message) from exc
     return cls(schema)
 
 

@@ -1,8 +1,8 @@
-"""Assertions on one model output: each says what was expected, what came, and where."""
+"""Assertions on one model output (and, for a tool run, its trajectory): each says what was
+expected, what came, and where."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 
+from promptkit.evals.imports import import_object
 from promptkit.evals.json_path import MISSING, lookup
 
 __all__ = [
@@ -27,7 +28,9 @@ Judge = Callable[[str, "Observation", Mapping[str, Any]], Awaitable["Outcome"]]
 
 @dataclass(frozen=True)
 class Observation:
-    """What one model call produced, as assertions see it."""
+    """What one model call (or tool run) produced, as assertions see it. `tool_calls` are
+    the calls made, in order, each `{"name", "arguments"}`; a tool run's also have `step`,
+    `result` and `error`: its whole trajectory."""
 
     output: Any = None
     text: str | None = None
@@ -204,27 +207,99 @@ class MatchesSchema(Assertion):
                          path=where, actual=obs.output)
 
 
+def _tool_names(obs: Observation) -> list[Any]:
+    return [call.get("name") for call in obs.tool_calls]
+
+
 class ToolCalled(Assertion):
+    """The tool was called with `args` among its arguments: by any call, or by the call at
+    `step` (counted from 1)."""
+
     kind = "tool_called"
 
-    def __init__(self, name: str, args: Mapping[str, Any] | None = None) -> None:
-        self.name, self.args = name, dict(args or {})
+    def __init__(self, name: str, args: Mapping[str, Any] | None = None,
+                 step: int | None = None) -> None:
+        if step is not None and step < 1:
+            raise ValueError(f"step counts from 1, got {step}")
+        self.name, self.args, self.step = name, dict(args or {}), step
 
     def check(self, obs: Observation) -> Outcome:
-        calls = [c for c in obs.tool_calls if c.get("name") == self.name]
+        seen = _tool_names(obs) or "no tool call"
+        if self.step is not None:
+            calls = [obs.tool_calls[self.step - 1]] if len(obs.tool_calls) >= self.step else []
+            calls = [c for c in calls if c.get("name") == self.name]
+        else:
+            calls = [c for c in obs.tool_calls if c.get("name") == self.name]
         if not calls:
-            seen = [c.get("name") for c in obs.tool_calls] or "no tool call"
-            return self.fail(f"expected a call to {self.name!r}, got {seen}",
+            at = f" at step {self.step}" if self.step is not None else ""
+            return self.fail(f"expected a call to {self.name!r}{at}, got {seen}",
                              expected=self.name, actual=seen)
-        arguments = calls[0].get("arguments") or {}
-        wrong = {k: arguments.get(k, MISSING) for k, v in self.args.items()
-                 if arguments.get(k, MISSING) != v}
-        if not wrong:
-            return self.ok(expected=self.args, actual=arguments)
+        wrongs = [self._wrong(call.get("arguments") or {}) for call in calls]
+        if not all(wrongs):
+            return self.ok(expected=self.args, actual=calls[wrongs.index({})].get("arguments"))
+        arguments, wrong = calls[0].get("arguments") or {}, wrongs[0]
         diffs = ", ".join(f"{k}: expected {_short(self.args[k])}, got "
                           f"{'nothing' if v is MISSING else _short(v)}" for k, v in wrong.items())
         return self.fail(f"{self.name} called with other arguments ({diffs})",
                          expected=self.args, actual=arguments)
+
+    def _wrong(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: arguments.get(k, MISSING) for k, v in self.args.items()
+                if arguments.get(k, MISSING) != v}
+
+
+class ToolOrder(Assertion):
+    """The tools called, by name: `tools` exactly these in this order; `contains` these in
+    this order, others allowed between them; `excludes` none of these."""
+
+    kind = "trajectory"
+
+    def __init__(self, tools: list[str] | None = None, contains: list[str] | None = None,
+                 excludes: list[str] | None = None) -> None:
+        if tools is None and contains is None and excludes is None:
+            raise ValueError("trajectory needs `tools`, `contains` or `excludes`")
+        self.tools, self.contains, self.excludes = tools, contains, excludes
+
+    def check(self, obs: Observation) -> Outcome:
+        names = _tool_names(obs)
+        if self.tools is not None and names != list(self.tools):
+            return self.fail(f"expected the tools {self.tools} in this order, got {names}",
+                             expected=self.tools, actual=names)
+        if self.contains is not None and not _in_order(self.contains, names):
+            return self.fail(f"expected the tools {self.contains} in this order (others may "
+                             f"come between), got {names}", expected=self.contains,
+                             actual=names)
+        called = [name for name in self.excludes or () if name in names]
+        if called:
+            return self.fail(f"expected no call to {called}, got {names}",
+                             expected=self.excludes, actual=names)
+        return self.ok(actual=names)
+
+
+def _in_order(wanted: list[str], names: list[Any]) -> bool:
+    """Is `wanted` a subsequence of `names`?"""
+    rest = iter(names)
+    return all(any(name == want for name in rest) for want in wanted)
+
+
+class StepCount(Assertion):
+    """The number of tool calls (steps) is within `min` and `max`."""
+
+    kind = "steps"
+
+    def __init__(self, min: int | None = None, max: int | None = None) -> None:
+        if min is None and max is None:
+            raise ValueError("steps needs `min` or `max`")
+        self.low, self.high = min, max
+
+    def check(self, obs: Observation) -> Outcome:
+        count = len(obs.tool_calls)
+        expected = f"[{self.low if self.low is not None else 0}, " \
+                   f"{self.high if self.high is not None else 'inf'}]"
+        if (self.low is None or count >= self.low) and (self.high is None or count <= self.high):
+            return self.ok(expected=expected, actual=count)
+        return self.fail(f"expected a number of steps in {expected}, got {count}: "
+                         f"{_tool_names(obs)}", expected=expected, actual=count)
 
 
 class Latency(Assertion):
@@ -261,10 +336,7 @@ class Python(Assertion):
 
     def __init__(self, function: str, threshold: float = 0.5, **params: Any) -> None:
         self.name, self.params, self.threshold = function, params, threshold
-        module, _, attribute = function.partition(":")
-        if not module or not attribute:
-            raise ValueError(f"python assertion needs 'module:function', got {function!r}")
-        self.function = getattr(importlib.import_module(module), attribute)
+        self.function = import_object(function)
 
     def check(self, obs: Observation) -> Outcome:
         result = self.function(obs, **self.params)
@@ -297,7 +369,7 @@ class LLMJudge(Assertion):
 ASSERTIONS: dict[str, type[Assertion]] = {
     cls.kind: cls
     for cls in (Equals, Contains, NotContains, Regex, Range, MatchesSchema, ToolCalled,
-                Latency, Cost, Python, LLMJudge)
+                ToolOrder, StepCount, Latency, Cost, Python, LLMJudge)
 }
 """Every assertion type, by the name suites use."""
 
