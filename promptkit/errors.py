@@ -20,6 +20,10 @@
     │   ├── TruncatedOutputError    finish_reason "length", or a stream cut short
     │   ├── RefusalError            the model refused to answer
     │   └── BudgetExceededError     the cost breaker stopped a call before it spent
+    ├── ToolLoopError               a tool run stopped before its answer: .trajectory
+    │   ├── StepLimitError          the model asked for more tool calls than max_steps
+    │   ├── ToolDeadlineError       the run's overall deadline passed
+    │   └── ToolFailedError         a tool raised, and the run was told to raise
     ├── ContextBudgetError          messages cannot fit the context window
     ├── ReplayMissError             no recording matches: .nearest, .differences
     ├── EmbeddingError              an embedding could not be computed: .embedder
@@ -34,7 +38,8 @@
         └── PromotionRefusedError   no passing gate for that content: .env, .command (exit 1)
 
 Errors carry their evidence as attributes, not only in the message, so callers
-and reports can use it without parsing text.
+and reports can use it without parsing text. A `ModelCallError` raised by a turn of a tool
+run also carries that run's `.trajectory` so far.
 """
 
 from __future__ import annotations
@@ -72,9 +77,13 @@ __all__ = [
     "ResourceLimitError",
     "RetriesExhaustedError",
     "StaleRegistryWarning",
+    "StepLimitError",
     "SuiteFormatError",
     "TemplateSecurityError",
     "TemplateSyntaxError",
+    "ToolDeadlineError",
+    "ToolFailedError",
+    "ToolLoopError",
     "TruncatedOutputError",
     "UsageError",
 ]
@@ -217,6 +226,8 @@ class ModelCallError(PromptkitError):
         self.last_output = last_output
         self.usage = usage
         self.cost_usd = cost_usd
+        self.trajectory: Any = None
+        """In a tool run, the steps and turns before this call failed (a `Trajectory`)."""
         super().__init__(message)
 
 
@@ -288,6 +299,32 @@ class BudgetExceededError(ModelCallError):
         self.spent_usd = spent_usd
         self.reserved_usd = reserved_usd
         self.estimate_usd = estimate_usd
+        super().__init__(message, **evidence)
+
+
+class ToolLoopError(PromptkitError):
+    """A tool run ended without a final answer; `trajectory` holds what it did until then
+    (a `promptkit.core.Trajectory`: the steps, the model turns, the messages, the cost)."""
+
+    def __init__(self, message: str, *, trajectory: Any = None) -> None:
+        self.trajectory = trajectory
+        super().__init__(message)
+
+
+class StepLimitError(ToolLoopError):
+    """The model asked for another tool call after `max_steps` of them."""
+
+
+class ToolDeadlineError(ToolLoopError):
+    """The tool run's overall deadline passed (during a model turn or a tool)."""
+
+
+class ToolFailedError(ToolLoopError):
+    """A tool raised and the run was told to raise (`tool_errors="raise"`); the tool's own
+    exception is the `__cause__`, and `step` the step it failed in."""
+
+    def __init__(self, message: str, *, step: Any = None, **evidence: Any) -> None:
+        self.step = step
         super().__init__(message, **evidence)
 
 

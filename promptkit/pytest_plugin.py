@@ -341,7 +341,7 @@ class SuiteFile(pytest.File):
 
         session = _session(self.config)
         try:
-            items = session.items(load_suite(self.path))
+            items = session.items(load_suite(self.path, root=session.settings.root))
         except NothingSelected as exc:
             pytest.skip(f"--prompt-version={self.config.getoption('prompt_version')}: {exc}")
         except PromptkitError as exc:

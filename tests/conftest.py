@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import shutil
@@ -14,10 +15,31 @@ from sqlalchemy.engine import make_url
 
 # pytester's in-process runs unload the modules a run imported, and the next run imports
 # them anew: numpy refuses that, and httpx2 classes seen by modules imported before stop
-# matching. The plugin imports the eval stack only when a run has eval items, so it is
-# imported here once, before any pytester run.
+# matching (a connection error then escapes the SDK as httpx2's own ReadError). The plugin
+# imports the eval stack only when a run has eval items, and httpx2 imports its connection
+# layer (httpcore2, h11, truststore) on its first request; so the eval stack is imported
+# here once, and one real call of each provider is made, before any pytester run.
 from promptkit.evals import gate_run, reports, session  # noqa: F401
 from promptkit.testing import FakeOpenAIServer, TcpProxy
+
+
+def _warm_up() -> None:
+    from promptkit.core import Client, ModelConfig
+
+    with FakeOpenAIServer() as server:
+        configs = [ModelConfig(name="chat", model="m", base_url=server.base_url, api_key_env=""),
+                   ModelConfig(name="responses", model="m", provider="openai-responses",
+                               base_url=server.base_url, api_key_env="")]
+        if importlib.util.find_spec("anthropic") is not None:
+            configs.append(ModelConfig(name="anthropic", model="m", provider="anthropic",
+                                       base_url=server.anthropic_base_url, api_key_env=""))
+        with Client(configs) as client:
+            for config in configs:
+                client.call([{"role": "user", "content": "hi"}], config=config.name)
+                list(client.stream([{"role": "user", "content": "hi"}], config=config.name))
+
+
+_warm_up()
 
 REPO = Path(__file__).resolve().parent.parent
 

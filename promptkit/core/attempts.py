@@ -12,6 +12,8 @@ Written once, async; the sync client drives it on a private event loop thread.
                               fatal ──────► ModelAPIError
                             refusal / finish_reason "length" ───────► RefusalError / Truncated
                             invalid output ──► re-ask with the errors (max_reasks)
+                            a call of an offered tool ──► returned with its tool_calls
+                              (the tool loop, `promptkit.core.tool_loop`, runs them)
 
 A streamed call (`CallSpec.on_event` set) sends `stream=True` and hands each delta to
 `on_event` as it arrives; its transient failures are retried only before the attempt's first
@@ -52,7 +54,7 @@ from promptkit.core.streaming import (
 )
 from promptkit.core.structured import Extracted, OutputPlan, extract, plan_output
 from promptkit.core.transport import CURRENT_LOG, AttemptLog
-from promptkit.core.types import Message, ModelConfig, OutputSpec
+from promptkit.core.types import Message, ModelConfig, OutputSpec, ToolSpec
 from promptkit.core.validation import reask_messages, validate
 from promptkit.errors import (
     CircuitOpenError,
@@ -84,6 +86,8 @@ class CallSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     on_event: Callable[[StreamEvent], None] | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    """Tools the model is offered (it chooses); a reply calling one ends the call."""
 
     @property
     def stream(self) -> bool:
@@ -260,7 +264,8 @@ class AttemptLoop:
 
     def _start(self, run: _Run, config: ModelConfig, position: int) -> _ConfigRun:
         provider = provider_of(config)
-        plan = plan_output(run.spec.output, provider.technique(config.capability))
+        plan = plan_output(run.spec.output, provider.technique(config.capability),
+                           run.spec.tools)
         run.turn = _ConfigRun(
             config=config,
             provider=provider,
@@ -447,7 +452,7 @@ class AttemptLoop:
         if reply.finish_reason == "length":
             raise self._truncated(run, turn)
         errors = [got.error] if got.error else []
-        if not errors and turn.plan.schema is not None:
+        if not errors and turn.plan.schema is not None and not got.tool_turn:
             errors = validate(got.value, turn.plan.schema)
         if errors:
             run.log.amend_last(error_type="OutputValidationError", error="; ".join(errors))
@@ -490,6 +495,7 @@ class AttemptLoop:
             config=turn.config,
             cost_usd=cost.usd,
             cost_source=cost.source,
+            tool_calls=reply.tool_calls,
         )
 
 

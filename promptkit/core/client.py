@@ -10,6 +10,9 @@
     for event in client.stream(messages, config="main"):   # TextDelta ... StreamEnd
         ...
 
+    run = client.run_tools(messages, {"lookup_order": lookup_order}, tools=[lookup_spec])
+    run.tools, run.output  # ("lookup_order",), the final answer (see `tool_loop`)
+
 The endpoint and the key come from the model config: `base_url` (default: the SDK's own
 `OPENAI_BASE_URL`, then OpenAI) and `api_key_env`, the *name* of the environment variable
 holding the key (an empty name means the endpoint needs no key).
@@ -45,9 +48,11 @@ from promptkit.core.providers import SdkOptions, provider_of
 from promptkit.core.results import CallResult
 from promptkit.core.retry import RetryPolicy
 from promptkit.core.streaming import StreamEvent, stream_events
+from promptkit.core.tool_loop import ToolErrors, ToolFunction, ToolRunSpec, run_tool_loop
 from promptkit.core.tracing import Tracing, default_tracing
+from promptkit.core.trajectory import Trajectory
 from promptkit.core.transport import RecordingAsyncClient
-from promptkit.core.types import Message, ModelConfig, OutputSpec
+from promptkit.core.types import Message, ModelConfig, OutputSpec, ToolSpec
 from promptkit.core.validation import check_schema
 from promptkit.errors import ConfigError, UsageError
 from promptkit.redact import remember_secret
@@ -79,8 +84,10 @@ class CallOptions(TypedDict, total=False):
     """The options of one call (`call`, `stream`, both clients): `config` (a name or a
     ModelConfig; default "default"), `output` (the output spec), `temperature` and
     `max_tokens` (override the config's), `deadline_s` and `max_reasks` (override the
-    client's; `math.inf` for no deadline), `metadata` (handed to hooks, kept on the result)
-    and `extra` (more request parameters, e.g. `seed`)."""
+    client's; `math.inf` for no deadline), `metadata` (handed to hooks, kept on the result),
+    `extra` (more request parameters, e.g. `seed`) and `tools` (tools offered to the model,
+    `ToolSpec`s or their dicts: a reply calling one ends the call with `tool_calls`;
+    `run_tools` runs them)."""
 
     config: str | ModelConfig
     output: OutputSpec | None
@@ -90,6 +97,7 @@ class CallOptions(TypedDict, total=False):
     max_reasks: int | None
     metadata: Mapping[str, Any] | None
     extra: Mapping[str, Any] | None
+    tools: Sequence[ToolSpec | Mapping[str, Any]] | None
 
 
 _NO_KEY = "no-key"
@@ -258,6 +266,51 @@ class AsyncClient:
                                        default_config=default_config, metadata=metadata)
         return await self.call(messages, **chosen, **options)
 
+    async def run_tools(
+        self, messages: Sequence[Message], functions: Mapping[str, ToolFunction], *,
+        max_steps: int = 10, tool_errors: ToolErrors = "return",
+        **options: Unpack[CallOptions],
+    ) -> Trajectory:
+        """Offer the model `tools` and run the functions it calls until it answers: the
+        `Trajectory` (steps, turns, the final answer validated against `output`).
+
+        Each model turn is a call through the attempt loop. `deadline_s` bounds the whole
+        run (default: the client's deadline); `max_steps` the tool calls; a tool's exception
+        goes back to the model as its result unless `tool_errors="raise"`. See
+        `promptkit.core.tool_loop`."""
+        spec = self.tool_run_spec(messages, functions, max_steps=max_steps,
+                                  tool_errors=tool_errors, **options)
+        return await run_tool_loop(self.attempts, spec)
+
+    async def run_tools_prompt(
+        self, prompt: PromptLike, variables: Mapping[str, Any] | None,
+        functions: Mapping[str, ToolFunction], *, config: str | ModelConfig | None = None,
+        default_config: str = "default", metadata: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Trajectory:
+        """Render `prompt` and run its tools (declared in its front matter) with
+        `functions`, with the prompt's own settings; `options` as for `run_tools`."""
+        messages, chosen = prompt_call(prompt, variables, config=config,
+                                       default_config=default_config, metadata=metadata)
+        return await self.run_tools(messages, functions, **chosen, **options)
+
+    def tool_run_spec(
+        self, messages: Sequence[Message], functions: Mapping[str, ToolFunction], *,
+        max_steps: int, tool_errors: ToolErrors, **options: Unpack[CallOptions],
+    ) -> ToolRunSpec:
+        """Check and resolve a tool run's arguments (no I/O): each offered tool has a
+        function and each function a tool; `deadline_s` is the run's."""
+        run_deadline = self._deadline(options.pop("deadline_s", None))
+        call = self.spec(messages, **options)
+        offered = {tool.name for tool in call.tools}
+        if not offered or offered != set(functions):
+            raise UsageError(_tool_mismatch(offered, set(functions)))
+        if max_steps < 0:
+            raise UsageError(f"max_steps must be 0 or more, got {max_steps}")
+        if tool_errors not in ("return", "raise"):
+            raise UsageError(f"tool_errors is 'return' or 'raise', got {tool_errors!r}")
+        return ToolRunSpec(call, dict(functions), max_steps, run_deadline, tool_errors)
+
     def stream_spec(self, spec: CallSpec) -> AsyncGenerator[StreamEvent, None]:
         """Stream a call already checked by `spec` (used by both clients)."""
         attempts = self.attempts
@@ -266,16 +319,10 @@ class AsyncClient:
     def spec(self, messages: Sequence[Message], **options: Unpack[CallOptions]) -> CallSpec:
         """Check and resolve a call's arguments (no I/O); used by both clients."""
         config = options.get("config", "default")
-        output, deadline_s = options.get("output"), options.get("deadline_s")
+        output = options.get("output") or OutputSpec()
         max_reasks = options.get("max_reasks")
-        output = output or OutputSpec()
         if output.structured and output.json_schema is not None:
             check_schema(output.json_schema)
-        deadline = self.deadline_s if deadline_s is None else deadline_s
-        if deadline is not None and (deadline <= 0 or math.isinf(deadline)):
-            if deadline <= 0:
-                raise UsageError(f"deadline_s must be positive, got {deadline}")
-            deadline = None
         reasks = self.max_reasks if max_reasks is None else max_reasks
         if reasks < 0:
             raise UsageError(f"max_reasks must be 0 or more, got {reasks}")
@@ -285,11 +332,19 @@ class AsyncClient:
             output=output,
             temperature=options.get("temperature"),
             max_tokens=options.get("max_tokens"),
-            deadline_s=deadline,
+            deadline_s=self._deadline(options.get("deadline_s")),
             max_reasks=reasks,
             metadata=dict(options.get("metadata") or {}),
             extra=dict(options.get("extra") or {}),
+            tools=_checked_tools(options.get("tools") or (), output),
         )
+
+    def _deadline(self, deadline_s: float | None) -> float | None:
+        """The deadline asked for (None: the client's; `math.inf`: none), checked."""
+        deadline = self.deadline_s if deadline_s is None else deadline_s
+        if deadline is not None and deadline <= 0:
+            raise UsageError(f"deadline_s must be positive, got {deadline}")
+        return None if deadline is None or math.isinf(deadline) else deadline
 
     def _sdk_for(self, config: ModelConfig) -> Any:
         """The SDK client of the config's provider, one per endpoint and options, sharing
@@ -372,6 +427,29 @@ class Client:
             prompt, variables, config=config, default_config=default_config,
             metadata=metadata, **options))
 
+    def run_tools(
+        self, messages: Sequence[Message], functions: Mapping[str, ToolFunction], *,
+        max_steps: int = 10, tool_errors: ToolErrors = "return",
+        **options: Unpack[CallOptions],
+    ) -> Trajectory:
+        """Run the model and its tools until it answers, and wait; see
+        `AsyncClient.run_tools`. Sync tools run in worker threads of the client's loop."""
+        spec = self._async.tool_run_spec(messages, functions, max_steps=max_steps,
+                                         tool_errors=tool_errors, **options)
+        return self._loop.run(run_tool_loop(self._async.attempts, spec))
+
+    def run_tools_prompt(
+        self, prompt: PromptLike, variables: Mapping[str, Any] | None,
+        functions: Mapping[str, ToolFunction], *, config: str | ModelConfig | None = None,
+        default_config: str = "default", metadata: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Trajectory:
+        """Render `prompt` and run its tools with `functions`, and wait; see
+        `AsyncClient.run_tools_prompt`."""
+        return self._loop.run(self._async.run_tools_prompt(
+            prompt, variables, functions, config=config, default_config=default_config,
+            metadata=metadata, **options))
+
     def stream_prompt(
         self, prompt: PromptLike, variables: Mapping[str, Any] | None = None, *,
         config: str | ModelConfig | None = None, default_config: str = "default",
@@ -409,6 +487,33 @@ class Client:
 
 async def _next(events: AsyncIterator[StreamEvent]) -> StreamEvent:
     return await events.__anext__()
+
+
+def _checked_tools(tools: Sequence[ToolSpec | Mapping[str, Any]],
+                   output: OutputSpec) -> tuple[ToolSpec, ...]:
+    """The offered tools as specs, each schema valid and each name its own (the output's
+    own tool included: a reply calling that name is the answer)."""
+    specs = tuple(t if isinstance(t, ToolSpec) else ToolSpec.model_validate(t) for t in tools)
+    names = [spec.name for spec in specs]
+    if output.mode == "tool" and output.tool is not None:
+        names.append(output.tool.name)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"two tools share the name {repeated[0]!r} (the output's tool "
+                         "counts too)")
+    for spec in specs:
+        check_schema(spec.parameters, f"the parameters of the tool {spec.name!r}")
+    return specs
+
+
+def _tool_mismatch(offered: set[str], functions: set[str]) -> str:
+    if not offered:
+        return "run_tools needs tools to offer: tools=[ToolSpec(...)] or a prompt's `tools:`"
+    problems = [f"no function for the tool(s) {', '.join(sorted(offered - functions))}"
+                if offered - functions else "",
+                f"functions for tools not offered: {', '.join(sorted(functions - offered))}"
+                if functions - offered else ""]
+    return "; ".join(p for p in problems if p)
 
 
 def _checked(messages: Sequence[Message]) -> tuple[Message, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from promptkit.core.types import Message, ModelConfig, OutputSpec
+from promptkit.core.types import Message, ModelConfig, OutputSpec, ToolSpec
 
 __all__ = ["PromptLike", "prompt_call", "prompt_options"]
 
@@ -23,6 +23,8 @@ class _Meta(Protocol):
     def output(self) -> OutputSpec: ...
     @property
     def max_tokens(self) -> int | None: ...
+    @property
+    def tools(self) -> tuple[ToolSpec, ...]: ...
     @property
     def effective_temperature(self) -> float | None: ...
 
@@ -46,13 +48,15 @@ class PromptLike(Protocol):
 def prompt_options(prompt: PromptLike, *, config: str | ModelConfig | None = None,
                    default_config: str = "default",
                    metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The keyword arguments of `call`/`stream` for `prompt`: `config` overrides the
-    prompt's own model config (else `default_config`); `metadata` joins the prompt's name,
-    version and content hash (which every call log entry and trace then carries)."""
+    """The keyword arguments of `call`/`stream`/`run_tools` for `prompt`: `config`
+    overrides the prompt's own model config (else `default_config`); `metadata` joins the
+    prompt's name, version and content hash (which every call log entry and trace then
+    carries); the tools it declares are offered."""
     meta = prompt.meta
     return {
         "config": config or meta.model or default_config, "output": meta.output,
         "temperature": meta.effective_temperature, "max_tokens": meta.max_tokens,
+        "tools": meta.tools,
         "metadata": {"prompt": prompt.name, "version": prompt.version,
                      "content_hash": prompt.content_hash, **(metadata or {})},
     }  # fmt: skip

@@ -120,7 +120,9 @@ class CallResult:
     (`total_usage` at that config's prices, priced once, here), with `cost_source` saying
     where the prices came from (`config`, the price table, or `unknown`). `request_id` is
     the HTTP request's id (`x-request-id`), `response_id` the provider's id of the response
-    (`chatcmpl-…`, `resp_…`, `msg_…`).
+    (`chatcmpl-…`, `resp_…`, `msg_…`). `tool_calls` are the calls the reply made: with
+    tools offered (`tools=`), a reply that calls one of them ends the call there, its
+    `output` None, for the caller (or `run_tools`) to run them.
     """
 
     output: Any
@@ -142,3 +144,4 @@ class CallResult:
     cost_usd: float = 0.0
     cost_source: str = "unknown"
     response_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()

@@ -8,8 +8,10 @@
 | `tool`               | one tool, forced with `tool_choice`                 | the tool call args |
 | `prompt`             | the schema asked for in the system message          | JSON in the text   |
 
-The plan says which technique, schema, name and instruction; each provider adapter
-(`promptkit.core.providers`) turns it into its API's parameters.
+The plan says which technique, schema, name and instruction, and which tools the model
+is offered besides (`tools`, chosen by the model: `tool_choice` auto); each provider adapter
+(`promptkit.core.providers`) turns it into its API's parameters. A reply that calls an
+offered tool is a tool turn: it holds no output to read, only calls to run.
 
 An output spec in `tool` mode is sent as a forced tool call by `json_schema` and `tool`
 endpoints. `json_object_schema` (llama.cpp's server) decodes under a grammar built from the
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promptkit.core.results import ProviderReply
@@ -45,10 +48,15 @@ class OutputPlan:
     name: str = "output"
     description: str = ""
     instruction: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
 
     @property
     def tool_name(self) -> str | None:
         return self.name if self.technique == "tool" else None
+
+    def is_tool_turn(self, reply: ProviderReply) -> bool:
+        """Does the reply call a tool other than the output's own, with tools offered?"""
+        return bool(self.tools) and any(c.name != self.tool_name for c in reply.tool_calls)
 
     @property
     def strict(self) -> bool:
@@ -75,10 +83,18 @@ class Extracted:
     value: Any = None
     error: str | None = None
     tool_call_id: str | None = None
+    tool_turn: bool = False
+    """The reply called offered tools: no output to validate yet."""
 
 
-def plan_output(spec: OutputSpec, capability: Capability) -> OutputPlan:
-    """Choose the technique and the reading route for `spec` on this endpoint."""
+def plan_output(spec: OutputSpec, capability: Capability,
+                tools: Sequence[ToolSpec] = ()) -> OutputPlan:
+    """Choose the technique and the reading route for `spec` on this endpoint, offering
+    `tools` besides."""
+    return replace(_plan(spec, capability), tools=tuple(tools))
+
+
+def _plan(spec: OutputSpec, capability: Capability) -> OutputPlan:
     if not spec.structured:
         return OutputPlan(technique=None, schema=None)
     schema = _schema_of(spec)
@@ -236,6 +252,8 @@ def strict_loads(text: str) -> Any:
 
 def extract(reply: ProviderReply, plan: OutputPlan) -> Extracted:
     """Read the output of a provider's reply along the plan's route."""
+    if plan.is_tool_turn(reply):
+        return Extracted(raw=reply.text, tool_turn=True)
     if plan.technique == "tool":
         return _extract_tool(reply, plan)
     content = reply.text

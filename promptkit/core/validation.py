@@ -24,11 +24,11 @@ MAX_ERRORS = 20
 MAX_MESSAGE = 300
 
 
-def check_schema(schema: dict[str, Any]) -> None:
+def check_schema(schema: dict[str, Any], what: str = "the output schema") -> None:
     """Refuse a schema that is not itself valid JSON Schema, before any call is made."""
     problem = schema_problem(schema)
     if problem is not None:
-        raise UsageError(f"the output schema is not valid JSON Schema: {problem}")
+        raise UsageError(f"{what} is not valid JSON Schema: {problem}")
 
 
 def schema_problem(schema: Any) -> str | None:

@@ -1,14 +1,12 @@
-"""Assertions on one model output: each says what was expected, what came, and where."""
+"""Assertions on one model output (and, for a tool run, its trajectory): each says what was
+expected, what came, and where."""
 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import re
-import sys
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,6 +14,7 @@ from typing import Any, ClassVar
 from promptkit.core.embeddings import LOCAL, Vector, cosine
 from promptkit.core.validation import schema_problem, schema_validator
 from promptkit.errors import PromptkitError
+from promptkit.evals.imports import import_object, importable_from
 from promptkit.evals.json_path import MISSING, lookup
 from promptkit.evals.judges import JudgeSpec
 
@@ -55,7 +54,9 @@ class Graders:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one model call produced, as assertions see it."""
+    """What one model call (or tool run) produced, as assertions see it. `tool_calls` are
+    the calls made, in order, each `{"name", "arguments"}`; a tool run's also have `step`,
+    `result` and `error`: its whole trajectory."""
 
     output: Any = None
     text: str | None = None
@@ -238,27 +239,99 @@ class MatchesSchema(Assertion):
                          path=where, actual=obs.output)
 
 
+def _tool_names(obs: Observation) -> list[Any]:
+    return [call.get("name") for call in obs.tool_calls]
+
+
 class ToolCalled(Assertion):
+    """The tool was called with `args` among its arguments: by any call, or by the call at
+    `step` (counted from 1)."""
+
     kind = "tool_called"
 
-    def __init__(self, name: str, args: Mapping[str, Any] | None = None) -> None:
-        self.name, self.args = name, dict(args or {})
+    def __init__(self, name: str, args: Mapping[str, Any] | None = None,
+                 step: int | None = None) -> None:
+        if step is not None and step < 1:
+            raise ValueError(f"step counts from 1, got {step}")
+        self.name, self.args, self.step = name, dict(args or {}), step
 
     def check(self, obs: Observation) -> Outcome:
-        calls = [c for c in obs.tool_calls if c.get("name") == self.name]
+        seen = _tool_names(obs) or "no tool call"
+        if self.step is not None:
+            calls = [obs.tool_calls[self.step - 1]] if len(obs.tool_calls) >= self.step else []
+            calls = [c for c in calls if c.get("name") == self.name]
+        else:
+            calls = [c for c in obs.tool_calls if c.get("name") == self.name]
         if not calls:
-            seen = [c.get("name") for c in obs.tool_calls] or "no tool call"
-            return self.fail(f"expected a call to {self.name!r}, got {seen}",
+            at = f" at step {self.step}" if self.step is not None else ""
+            return self.fail(f"expected a call to {self.name!r}{at}, got {seen}",
                              expected=self.name, actual=seen)
-        arguments = calls[0].get("arguments") or {}
-        wrong = {k: arguments.get(k, MISSING) for k, v in self.args.items()
-                 if arguments.get(k, MISSING) != v}
-        if not wrong:
-            return self.ok(expected=self.args, actual=arguments)
+        wrongs = [self._wrong(call.get("arguments") or {}) for call in calls]
+        if not all(wrongs):
+            return self.ok(expected=self.args, actual=calls[wrongs.index({})].get("arguments"))
+        arguments, wrong = calls[0].get("arguments") or {}, wrongs[0]
         diffs = ", ".join(f"{k}: expected {_short(self.args[k])}, got "
                           f"{'nothing' if v is MISSING else _short(v)}" for k, v in wrong.items())
         return self.fail(f"{self.name} called with other arguments ({diffs})",
                          expected=self.args, actual=arguments)
+
+    def _wrong(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: arguments.get(k, MISSING) for k, v in self.args.items()
+                if arguments.get(k, MISSING) != v}
+
+
+class ToolOrder(Assertion):
+    """The tools called, by name: `tools` exactly these in this order; `contains` these in
+    this order, others allowed between them; `excludes` none of these."""
+
+    kind = "trajectory"
+
+    def __init__(self, tools: list[str] | None = None, contains: list[str] | None = None,
+                 excludes: list[str] | None = None) -> None:
+        if tools is None and contains is None and excludes is None:
+            raise ValueError("trajectory needs `tools`, `contains` or `excludes`")
+        self.tools, self.contains, self.excludes = tools, contains, excludes
+
+    def check(self, obs: Observation) -> Outcome:
+        names = _tool_names(obs)
+        if self.tools is not None and names != list(self.tools):
+            return self.fail(f"expected the tools {self.tools} in this order, got {names}",
+                             expected=self.tools, actual=names)
+        if self.contains is not None and not _in_order(self.contains, names):
+            return self.fail(f"expected the tools {self.contains} in this order (others may "
+                             f"come between), got {names}", expected=self.contains,
+                             actual=names)
+        called = [name for name in self.excludes or () if name in names]
+        if called:
+            return self.fail(f"expected no call to {called}, got {names}",
+                             expected=self.excludes, actual=names)
+        return self.ok(actual=names)
+
+
+def _in_order(wanted: list[str], names: list[Any]) -> bool:
+    """Is `wanted` a subsequence of `names`?"""
+    rest = iter(names)
+    return all(any(name == want for name in rest) for want in wanted)
+
+
+class StepCount(Assertion):
+    """The number of tool calls (steps) is within `min` and `max`."""
+
+    kind = "steps"
+
+    def __init__(self, min: int | None = None, max: int | None = None) -> None:
+        if min is None and max is None:
+            raise ValueError("steps needs `min` or `max`")
+        self.low, self.high = min, max
+
+    def check(self, obs: Observation) -> Outcome:
+        count = len(obs.tool_calls)
+        expected = f"[{self.low if self.low is not None else 0}, " \
+                   f"{self.high if self.high is not None else 'inf'}]"
+        if (self.low is None or count >= self.low) and (self.high is None or count <= self.high):
+            return self.ok(expected=expected, actual=count)
+        return self.fail(f"expected a number of steps in {expected}, got {count}: "
+                         f"{_tool_names(obs)}", expected=expected, actual=count)
 
 
 class Latency(Assertion):
@@ -297,7 +370,7 @@ class Python(Assertion):
 
     def __init__(self, function: str, threshold: float = 0.5, **params: Any) -> None:
         self.name, self.params, self.threshold = function, params, threshold
-        self.function = _import_function(function)
+        self.function = _check_function(function)
 
     def check(self, obs: Observation) -> Outcome:
         if obs.error is not None:
@@ -313,36 +386,18 @@ class Python(Assertion):
         return self.fail(message or f"{self.name} returned {_short(result)}", score=score)
 
 
-def _import_function(reference: str) -> Callable[..., Any]:
-    module, _, attribute = reference.partition(":")
-    if not module or not attribute:
+def _check_function(reference: str) -> Callable[..., Any]:
+    """A `python` assertion's function, or a ValueError saying what is wrong."""
+    if ":" not in reference:
         raise ValueError(f"python assertion needs 'module:function', got {reference!r}")
     try:
-        loaded = importlib.import_module(module)
+        function = import_object(reference)
     except ImportError as exc:
-        raise ValueError(f"python: cannot import {module!r}: {exc} (modules are looked up "
-                         "from the project root, then sys.path)") from None
-    function = getattr(loaded, attribute, None)
+        text = str(exc).replace(" has no attribute ", " has no function ")
+        raise ValueError(f"python: {text}") from None
     if not callable(function):
-        raise ValueError(f"python: module {module!r} has no function {attribute!r}")
+        raise ValueError(f"python: {reference!r} is not a function")
     return function
-
-
-@contextmanager
-def _importable_from(root: Path | None) -> Iterator[None]:
-    """The project root first on `sys.path` while a check's module is imported, so
-    `checks:max_len` finds the project's `checks.py` as pytest finds a root conftest; the
-    path is restored afterwards, and the module stays loaded."""
-    entry = str(root) if root is not None else None
-    added = entry is not None and entry not in sys.path
-    if added:
-        sys.path.insert(0, str(entry))
-        importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(str(entry))
 
 
 class LLMJudge(Assertion):
@@ -418,7 +473,7 @@ class Similar(_OnValue):
 ASSERTIONS: dict[str, type[Assertion]] = {
     cls.kind: cls
     for cls in (Equals, Contains, NotContains, Regex, Range, MatchesSchema, ToolCalled,
-                Latency, Cost, Python, LLMJudge, Similar)
+                ToolOrder, StepCount, Latency, Cost, Python, LLMJudge, Similar)
 }
 """Every assertion type, by the name suites use."""
 
@@ -443,7 +498,7 @@ def build_assertion(spec: Any, *, root: Path | None = None) -> Assertion:
     if not isinstance(params, dict):
         raise ValueError(f"{kind}: expected a mapping of parameters, got {params!r}")
     try:
-        with _importable_from(root if cls is Python else None):
+        with importable_from(root if cls is Python else None):
             return cls(**params)
     except TypeError as exc:
         raise ValueError(f"{kind}: {exc}") from None

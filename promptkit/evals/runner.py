@@ -1,19 +1,22 @@
 """The concurrent eval runner: every case × version × repeat through the core, bounded by
-one semaphore, each call replayed from (or recorded to) its cassette."""
+one semaphore, each call replayed from (or recorded to) its cassette. A suite with tool
+functions runs each case as a tool run (every model turn in the case's cassette), and its
+assertions see the trajectory."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from promptkit.core import AsyncClient, CallResult, Message, OutputSpec
+from promptkit.core import AsyncClient, CallResult, Message, OutputSpec, Trajectory, Usage
 from promptkit.core.embeddings import Embeddings
 from promptkit.core.prompt_call import prompt_options
-from promptkit.errors import PromptError, PromptkitError
+from promptkit.errors import PromptError, PromptkitError, ToolLoopError
 from promptkit.evals.assertions import Graders, Observation, Outcome
 from promptkit.evals.case_variables import case_variables
 from promptkit.evals.judges import JudgeScore, JudgeSpec, aggregate, judge_messages, judge_schema
@@ -121,7 +124,7 @@ class EvalRunner:
                             for a in item.case.assertions]
         return _run_result(repeat, observation, call, outcomes)
 
-    async def _observe(self, item: EvalItem) -> tuple[Observation, CallResult | Exception]:
+    async def _observe(self, item: EvalItem) -> tuple[Observation, _Outcome]:
         prompt = item.prompt
         output = prompt.meta.output
         try:
@@ -130,10 +133,16 @@ class EvalRunner:
         except PromptError as exc:
             return Observation(error=str(exc), variables=item.case.variables), exc
         try:
+            if item.suite.tools:
+                run = await self.run_tools(prompt, messages, item)
+                return _tool_observation(run, output, variables, item.case.expect), run
             result = await self.call(prompt, messages, case=item.case.id, model=item.suite.model)
         except PromptkitError as exc:  # a failed call, a replay miss, an unknown config
+            trajectory = getattr(exc, "trajectory", None)
+            steps = tuple(s.row() for s in trajectory.steps) if trajectory else ()
             return Observation(error=f"{type(exc).__name__}: {exc}", schema=output.json_schema,
-                               variables=variables, expected=item.case.expect), exc
+                               tool_calls=steps, variables=variables,
+                               expected=item.case.expect), exc
         return _observation(result, output, variables, item.case.expect), result
 
     async def call(self, prompt: Prompt, messages: list[Message], *, case: str | None = None,
@@ -146,6 +155,21 @@ class EvalRunner:
             result = await self.client.call(messages, **options)
         recorded = replayed.recorded_latency_s
         return result if recorded is None else replace(result, latency_s=recorded)
+
+    async def run_tools(self, prompt: Prompt, messages: list[Message],
+                        item: EvalItem) -> Trajectory:
+        """A tool run of a prompt with the suite's functions. A run answered wholly from
+        recordings reports the latency they recorded, plus the time its tools took."""
+        options = prompt_options(prompt, config=self.model or item.suite.model,
+                                 default_config=self.default_model,
+                                 metadata={"case": item.case.id})
+        with replay_tally() as replayed:
+            run = await self.client.run_tools(messages, item.suite.tools,
+                                              max_steps=item.suite.max_steps, **options)
+        recorded = replayed.recorded_latency_s
+        if recorded is None:
+            return run
+        return replace(run, latency_s=recorded + sum(s.duration_s for s in run.steps))
 
     async def _judge(self, spec: JudgeSpec, obs: Observation) -> Outcome:
         """Grade `obs` with every judge model, `spec.samples` times each, through the same
@@ -197,13 +221,21 @@ class EvalRunner:
             yield
 
 
+_Outcome = CallResult | Trajectory | Exception
+"""What an item's run ended in: a call's result, a tool run's trajectory, or the error."""
+
+
 def _judged(obs: Observation) -> Any:
     return obs.output if obs.output is not None else obs.text
 
 
 def _observation(result: CallResult, output: OutputSpec,
                  variables: Mapping[str, Any], expected: Mapping[str, Any]) -> Observation:
-    tool_calls: tuple[dict[str, Any], ...] = ()
+    """A call's observation: with tools offered, the calls of its reply; in tool mode, the
+    output's tool called with the output."""
+    tool_calls: tuple[dict[str, Any], ...] = tuple(
+        {"name": call.name, "arguments": _parsed(call.arguments)} for call in result.tool_calls
+        if result.output is None)
     if output.mode == "tool" and output.tool is not None:
         tool_calls = ({"name": output.tool.name, "arguments": result.output},)
     parsed = result.output if output.structured else None
@@ -213,16 +245,41 @@ def _observation(result: CallResult, output: OutputSpec,
                        variables=variables, expected=expected)
 
 
-def _run_result(repeat: int, obs: Observation, call: CallResult | Exception,
+def _tool_observation(run: Trajectory, output: OutputSpec, variables: Mapping[str, Any],
+                      expected: Mapping[str, Any]) -> Observation:
+    """A tool run's observation: its final answer, and every step as a tool call."""
+    return Observation(output=run.output if output.structured else None, text=run.text,
+                       tool_calls=tuple(step.row() for step in run.steps),
+                       latency_s=run.latency_s, cost_usd=run.cost_usd,
+                       schema=output.json_schema, variables=variables, expected=expected)
+
+
+def _parsed(arguments: str) -> Any:
+    try:
+        return json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        return arguments
+
+
+def _run_result(repeat: int, obs: Observation, call: _Outcome,
                 outcomes: Sequence[Outcome]) -> RunResult:
     ok = obs.error is None and all(o.passed for o in outcomes)
+    usage, attempts = _spent(call)
     common = {"repeat": repeat, "passed": ok, "outcomes": tuple(outcomes), "output": obs.output,
-              "text": obs.text, "latency_s": obs.latency_s, "cost_usd": obs.cost_usd}
+              "text": obs.text, "latency_s": obs.latency_s, "cost_usd": obs.cost_usd,
+              "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+              "attempts": attempts}
     if isinstance(call, Exception):
-        usage = getattr(call, "usage", None)
-        return RunResult(**common, error=obs.error, error_type=type(call).__name__,
-                         input_tokens=getattr(usage, "input_tokens", 0) or 0,
-                         output_tokens=getattr(usage, "output_tokens", 0) or 0,
-                         attempts=len(getattr(call, "attempts", ())))
-    return RunResult(**common, input_tokens=call.total_usage.input_tokens,
-                     output_tokens=call.total_usage.output_tokens, attempts=len(call.attempts))
+        return RunResult(**common, error=obs.error, error_type=type(call).__name__)
+    return RunResult(**common)
+
+
+def _spent(call: _Outcome) -> tuple[Usage, int]:
+    """The tokens and HTTP requests an item's run took, failed or not."""
+    if isinstance(call, ToolLoopError) and call.trajectory is not None:
+        call = call.trajectory
+    if isinstance(call, Trajectory):
+        return call.usage, len(call.attempts)
+    if isinstance(call, CallResult):
+        return call.total_usage, len(call.attempts)
+    return getattr(call, "usage", None) or Usage(), len(getattr(call, "attempts", ()))

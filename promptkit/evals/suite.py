@@ -1,8 +1,11 @@
 """Eval suites: `evals/<name>.yaml` naming a prompt, its cases (inline or a dataset) and
-the assertions every case must pass."""
+the assertions every case must pass; for a prompt with tools, the Python functions that
+implement them (`tools: {lookup_order: "shop.tools:lookup_order"}`), which make each case a
+tool run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from promptkit.config import find_project_root
 from promptkit.errors import SuiteFormatError
 from promptkit.evals.assertions import Assertion, Equals, Similar, build_assertion
 from promptkit.evals.dataset import RowOrigin, load_dataset
+from promptkit.evals.imports import import_object
 from promptkit.hashing import content_hash
 from promptkit.templates.yamldoc import YamlDoc, YamlProblem, load_yaml
 
@@ -41,6 +45,8 @@ class _SuiteSpec(BaseModel):
     repeat: int = Field(default=1, ge=1)
     threshold: float = Field(default=1.0, ge=0, le=1)
     vars: dict[str, Any] = Field(default_factory=dict)
+    tools: dict[str, str] = Field(default_factory=dict)
+    max_steps: int = Field(default=10, ge=0)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class Case:
 class Suite:
     """A prompt's eval suite. A case passes when at least `threshold` of its `repeat`
     runs pass every assertion. `model` names the model config its recordings come from
-    (`--prompt-model` overrides it)."""
+    (`--prompt-model` overrides it). `tools` maps each tool of the prompt to its Python
+    function: with tools, each case is a tool run of at most `max_steps` tool calls."""
 
     name: str
     path: Path
@@ -71,6 +78,8 @@ class Suite:
     description: str = ""
     model: str | None = None
     content_hash: str = ""
+    tools: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    max_steps: int = 10
 
 
 def load_suites(folder: Path) -> list[Suite]:
@@ -79,8 +88,10 @@ def load_suites(folder: Path) -> list[Suite]:
     return [load_suite(path) for path in files]
 
 
-def load_suite(path: Path) -> Suite:
-    """Parse and check a suite file; every error names the file, line and field."""
+def load_suite(path: Path, root: Path | None = None) -> Suite:
+    """Parse and check a suite file; every error names the file, line and field. Tool
+    functions are imported with the project's `root` importable (default: the folder
+    holding the suite's project, found from the suite's folder up)."""
     text = path.read_text(encoding="utf-8")
     try:
         doc = load_yaml(text)
@@ -101,9 +112,28 @@ def load_suite(path: Path) -> Suite:
         for index, (case, loc, origin) in enumerate(rows, 1)
     )
     _unique_ids(cases, path)
+    tools = _tools(spec.tools, root or find_project_root(path.parent), doc, path)
     return Suite(name=path.stem, path=path, prompt=spec.prompt, cases=cases,
                  repeat=spec.repeat, threshold=spec.threshold, description=spec.description,
-                 model=spec.model, content_hash=_hash(text, path, spec.dataset))
+                 model=spec.model, content_hash=_hash(text, path, spec.dataset), tools=tools,
+                 max_steps=spec.max_steps)
+
+
+def _tools(references: dict[str, str], root: Path, doc: YamlDoc,
+           path: Path) -> dict[str, Callable[..., Any]]:
+    """Each tool's function, imported; a missing one is an error at its line."""
+    functions = {}
+    for name, reference in references.items():
+        try:
+            function = import_object(reference, root)
+            if not callable(function):
+                raise ValueError(f"{reference} is not callable")
+        except (ValueError, ImportError) as exc:
+            raise SuiteFormatError(f"tools.{name}: {exc}", path=path,
+                                   line=doc.line_of(("tools", name)),
+                                   field=f"tools.{name}") from None
+        functions[name] = function
+    return functions
 
 
 def _hash(text: str, path: Path, dataset: str | None) -> str:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from promptkit.core.types import ModelConfig, OutputSpec
+from promptkit.core.types import ModelConfig, OutputSpec, ToolSpec
 
 __all__ = ["TASK_TEMPERATURES", "PromptMeta", "Task"]
 
@@ -49,6 +49,7 @@ class PromptMeta(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     inputs: dict[str, Any] = Field(default_factory=dict)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    tools: tuple[ToolSpec, ...] = ()
     task: Task | None = None
     tags: tuple[str, ...] = ()
     owner: str | None = None

@@ -42,6 +42,7 @@ _NESTED_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
     ("model",): ModelConfig,
     ("output",): OutputSpec,
     ("output", "tool"): ToolSpec,
+    ("tools",): ToolSpec,
 }
 
 
@@ -116,8 +117,9 @@ def _validate(raw: dict[str, Any], doc: YamlDoc, where: dict[str, Any]) -> Promp
     except ValidationError as exc:
         error = _first_relevant(exc, raw)
         loc = _clean_loc(error["loc"])
+        in_yaml = tuple(int(p) if p.isdigit() else p for p in loc)  # list items by index
         raise PromptFormatError(
-            _describe(error, loc), field=".".join(loc), **where, line=doc.line_of(loc)
+            _describe(error, loc), field=".".join(loc), **where, line=doc.line_of(in_yaml)
         ) from None
 
 
@@ -140,7 +142,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[str, ...]:
 def _describe(error: Any, loc: tuple[str, ...]) -> str:
     field = ".".join(loc)
     if error["type"] == "extra_forbidden":
-        parent = _NESTED_MODELS.get(loc[:-1], PromptMeta)
+        parent = _NESTED_MODELS.get(tuple(p for p in loc[:-1] if not p.isdigit()), PromptMeta)
         allowed = sorted(f.alias or n for n, f in parent.model_fields.items())
         place = f" in {'.'.join(loc[:-1])}" if loc[:-1] else ""
         return f"unknown key {loc[-1]!r}{place}; allowed keys: {', '.join(allowed)}"
@@ -165,6 +167,24 @@ def _check_schemas(meta: PromptMeta, doc: YamlDoc, where: dict[str, Any]) -> Non
     if meta.output.mode == "tool" and meta.output.tool is None:
         raise PromptFormatError("output mode 'tool' needs output.tool (name, parameters)",
                                 field="output.tool", **where, line=doc.line_of(("output",)))
+    _check_tools(meta, doc, where)
+
+
+def _check_tools(meta: PromptMeta, doc: YamlDoc, where: dict[str, Any]) -> None:
+    """Each declared tool's parameters are a valid JSON Schema, and each name its own (the
+    output's tool counts: calling it is the answer)."""
+    seen = {meta.output.tool.name} if meta.output.mode == "tool" and meta.output.tool else set()
+    for index, tool in enumerate(meta.tools):
+        loc = ("tools", index)
+        problem = schema_problem(tool.parameters)
+        if problem:
+            problem = f"tools[{index}].parameters is not a valid JSON Schema: {problem}"
+        elif tool.name in seen:
+            problem = f"two tools are named {tool.name!r} (the output's tool counts too)"
+        if problem:
+            raise PromptFormatError(problem, field=f"tools.{index}", **where,
+                                    line=doc.line_of(loc))
+        seen.add(tool.name)
 
 
 def _sections(body: str, body_line: int, meta: PromptMeta, where: dict) -> tuple[Section, ...]:

@@ -115,3 +115,39 @@ def test_a_python_check_is_not_called_for_a_failed_call() -> None:
 def test_a_python_check_that_cannot_be_found_says_why(function: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_assertion({"python": function})
+STEPS = ({"step": 1, "name": "lookup_order", "arguments": {"order_id": "A7"}},
+         {"step": 2, "name": "notify", "arguments": {}},
+         {"step": 3, "name": "refund_order", "arguments": {"order_id": "A7", "amount": 5}})
+
+
+def test_trajectory_checks_the_order_of_the_tools() -> None:
+    assert check({"trajectory": {"tools": ["lookup_order", "notify", "refund_order"]}},
+                 tool_calls=STEPS)[0]
+    assert check({"trajectory": {"contains": ["lookup_order", "refund_order"]}},
+                 tool_calls=STEPS)[0]
+    assert check({"trajectory": {"contains": ["refund_order", "lookup_order"]}},
+                 tool_calls=STEPS)[1] == (
+        "expected the tools ['refund_order', 'lookup_order'] in this order (others may come "
+        "between), got ['lookup_order', 'notify', 'refund_order']")
+    assert check({"trajectory": {"excludes": ["notify"]}}, tool_calls=STEPS)[1] == \
+        "expected no call to ['notify'], got ['lookup_order', 'notify', 'refund_order']"
+    with pytest.raises(ValueError, match="needs `tools`, `contains` or `excludes`"):
+        build_assertion({"trajectory": {}})
+
+
+def test_tool_called_at_a_step_and_the_step_count() -> None:
+    spec = {"name": "refund_order", "args": {"amount": 5}, "step": 3}
+    assert check({"tool_called": spec}, tool_calls=STEPS)[0]
+    assert check({"tool_called": {**spec, "step": 2}}, tool_calls=STEPS)[1] == (
+        "expected a call to 'refund_order' at step 2, got "
+        "['lookup_order', 'notify', 'refund_order']")
+    assert check({"steps": {"max": 3}}, tool_calls=STEPS)[0]
+    assert check({"steps": {"min": 1, "max": 2}}, tool_calls=STEPS)[1] == (
+        "expected a number of steps in [1, 2], got 3: ['lookup_order', 'notify', 'refund_order']")
+
+
+def test_tool_called_passes_when_any_call_of_the_tool_has_the_arguments() -> None:
+    calls = ({"name": "lookup_order", "arguments": {"order_id": "A1"}},
+             {"name": "lookup_order", "arguments": {"order_id": "A7"}})
+    assert check({"tool_called": {"name": "lookup_order", "args": {"order_id": "A7"}}},
+                 tool_calls=calls)[0]

@@ -144,3 +144,31 @@ def test_example_prompts_all_parse() -> None:
         "sentiment@1.0.0", "sentiment@1.1.0", "sentiment@1.2.0",
         "support_assistant@1.0.0", "support_assistant@1.1.0", "support_assistant@1.2.0",
     ]
+
+
+TOOLS = """\
+tools:
+  - name: lookup_order
+    parameters: {type: object, properties: {order_id: {type: string}}}
+  - name: refund_order
+    description: Refund an order.
+"""
+
+
+def test_tools_are_declared_beside_the_output_and_checked() -> None:
+    prompt = parse_prompt(GOOD.replace("task: classification\n", TOOLS))
+    assert [t.name for t in prompt.meta.tools] == ["lookup_order", "refund_order"]
+    assert prompt.meta.tools[1].parameters == {"type": "object"}
+    with pytest.raises(PromptFormatError, match=r"unknown key 'params' in tools.1; allowed keys: "
+                                                r"description, name, parameters") as info:
+        parse_prompt(GOOD.replace("task: classification\n",
+                                  TOOLS.replace("description:", "params:")))
+    assert info.value.line == 8
+    with pytest.raises(PromptFormatError, match=r"tools\[0\].parameters is not a valid JSON "
+                                                r"Schema") as info:
+        parse_prompt(GOOD.replace("task: classification\n",
+                                  TOOLS.replace("type: string", "type: text")))
+    assert info.value.line == 5
+    with pytest.raises(PromptFormatError, match="two tools are named 'lookup_order'"):
+        parse_prompt(GOOD.replace("task: classification\n",
+                                  TOOLS.replace("refund_order", "lookup_order")))

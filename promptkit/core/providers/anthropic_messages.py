@@ -2,11 +2,11 @@
 `anthropic` SDK (`pip install 'promptkit[anthropic]'`).
 
 System messages become the `system` parameter; an assistant's tool calls become `tool_use`
-blocks and their results `tool_result` blocks in the next user turn. Structured output is a
-forced tool whose `input_schema` is the schema (Anthropic's most widely available way to get
-JSON that matches a schema): a `json_schema` or `json_object_schema` config is asked that
-way, a `json_object` one through the prompt. `max_tokens` is required by the API: the
-config's, else 4096.
+blocks and their results `tool_result` blocks in the next user turn; offered tools go in
+`tools` with `tool_choice: auto`. Structured output is a forced tool whose `input_schema`
+is the schema (Anthropic's most widely available way to get JSON that matches a schema): a
+`json_schema` or `json_object_schema` config is asked that way, a `json_object` one
+through the prompt. `max_tokens` is required by the API: the config's, else 4096.
 """
 
 from __future__ import annotations
@@ -68,13 +68,7 @@ class AnthropicMessages:
                                   "max_tokens": max_tokens or DEFAULT_MAX_TOKENS}
         if temperature is not None:
             params["temperature"] = temperature
-        if plan.technique == "tool":
-            tool = {"name": plan.name, "input_schema": plan.schema}
-            if plan.description:
-                tool["description"] = plan.description
-            params["tools"] = [tool]
-            params["tool_choice"] = {"type": "tool", "name": plan.name}
-        return params
+        return {**params, **_tool_params(plan)}
 
     def payload(self, messages: list[Message]) -> dict[str, Any]:
         return anthropic_messages(messages)
@@ -94,6 +88,25 @@ class AnthropicMessages:
         if isinstance(exc, anthropic.APIConnectionError):
             return connection_failure(exc, exc.message)
         return body_failure(exc)
+
+
+def _tool_params(plan: OutputPlan) -> dict[str, Any]:
+    """The offered tools (the model chooses: `auto`) and the output's own tool, forced
+    when it is the only one."""
+    tools = [_tool(t.name, t.parameters, t.description) for t in plan.tools]
+    if plan.technique == "tool":
+        tools.append(_tool(plan.name, plan.schema, plan.description))
+    if not tools:
+        return {}
+    choice = {"type": "auto"} if plan.tools else {"type": "tool", "name": plan.name}
+    return {"tools": tools, "tool_choice": choice}
+
+
+def _tool(name: str, schema: Any, description: str) -> dict[str, Any]:
+    tool = {"name": name, "input_schema": schema}
+    if description:
+        tool["description"] = description
+    return tool
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str | None:

@@ -36,12 +36,25 @@ STREAM_OPTIONS = {"stream_options": {"include_usage": True}}
 
 
 def output_params(plan: OutputPlan) -> dict[str, Any]:
-    """The Chat Completions parameters that ask for the plan's structured output."""
+    """The Chat Completions parameters that ask for the plan's structured output and offer
+    its tools, the output's own tool among them, for the model to choose from."""
+    params = _format_params(plan)
+    if plan.tools:
+        offered = [_function_tool(t.name, t.parameters, t.description) for t in plan.tools]
+        params.update(tools=[*offered, *params.get("tools", [])], tool_choice="auto")
+    return params
+
+
+def _function_tool(name: str, parameters: Any, description: str) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name, "parameters": parameters}
+    if description:
+        function["description"] = description
+    return {"type": "function", "function": function}
+
+
+def _format_params(plan: OutputPlan) -> dict[str, Any]:
     if plan.technique == "tool":
-        function: dict[str, Any] = {"name": plan.name, "parameters": plan.schema}
-        if plan.description:
-            function["description"] = plan.description
-        return {"tools": [{"type": "function", "function": function}],
+        return {"tools": [_function_tool(plan.name, plan.schema, plan.description)],
                 "tool_choice": {"type": "function", "function": {"name": plan.name}}}
     if plan.technique == "json_schema":
         fmt = {"name": plan.name, "schema": plan.schema, "strict": plan.strict}

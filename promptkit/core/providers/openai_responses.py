@@ -4,8 +4,9 @@ it; see `base.PublicMethod`).
 
 Messages become `input` items (a tool call and its result become `function_call` and
 `function_call_output` items); a schema goes in `text.format`, a forced tool in `tools`
-with `tool_choice`. Responses are not stored at OpenAI (`store: false`) unless a call asks
-(`extra={"store": True}`): promptkit keeps its own log.
+with `tool_choice`, offered tools in `tools` with `tool_choice: auto`. Responses are not
+stored at OpenAI (`store: false`) unless a call asks (`extra={"store": True}`): promptkit
+keeps its own log.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from promptkit.core.providers.base import Emit, PublicMethod, SdkOptions, sdk_ar
 from promptkit.core.providers.openai_chat import OpenAIChat, request_options
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
-from promptkit.core.structured import OutputPlan
+from promptkit.core.structured import OutputPlan, is_strict_compatible
 from promptkit.core.types import Capability, Message, ModelConfig
 
 __all__ = ["OpenAIResponses", "input_items"]
@@ -78,11 +79,28 @@ class OpenAIResponses:
 
 
 def _output_params(plan: OutputPlan) -> dict[str, Any]:
+    """The plan's structured output, and its tools offered for the model to choose from
+    (strict where the schema allows it: the API's default is strict, which refuses an
+    open schema)."""
+    params = _format_params(plan)
+    if plan.tools:
+        offered = [_function_tool(t.name, t.parameters, t.description,
+                                  is_strict_compatible(t.parameters)) for t in plan.tools]
+        params.update(tools=[*offered, *params.get("tools", [])], tool_choice="auto")
+    return params
+
+
+def _function_tool(name: str, parameters: Any, description: str,
+                   strict: bool) -> dict[str, Any]:
+    tool = {"type": "function", "name": name, "parameters": parameters, "strict": strict}
+    if description:
+        tool["description"] = description
+    return tool
+
+
+def _format_params(plan: OutputPlan) -> dict[str, Any]:
     if plan.technique == "tool":
-        tool = {"type": "function", "name": plan.name, "parameters": plan.schema,
-                "strict": plan.strict}
-        if plan.description:
-            tool["description"] = plan.description
+        tool = _function_tool(plan.name, plan.schema, plan.description, plan.strict)
         return {"tools": [tool], "tool_choice": {"type": "function", "name": plan.name}}
     if plan.technique == "json_schema":
         return {"text": {"format": {"type": "json_schema", "name": plan.name,
