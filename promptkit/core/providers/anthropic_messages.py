@@ -11,7 +11,6 @@ through the prompt. `max_tokens` is required by the API: the config's, else 4096
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,7 +26,13 @@ from promptkit.core.failures import (
     connection_failure,
     status_failure,
 )
-from promptkit.core.providers.base import Emit, SdkOptions, sdk_arguments
+from promptkit.core.providers.base import (
+    Emit,
+    PublicMethod,
+    SdkOptions,
+    content_text,
+    sdk_arguments,
+)
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan
@@ -38,7 +43,9 @@ __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicMessages", "anthropic_messages"]
 DEFAULT_MAX_TOKENS = 4096
 """The reply limit sent when neither the call nor the config sets one (the API needs one)."""
 
-_CREATE_PARAMS = frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
+_CREATE = PublicMethod(AsyncMessages, "create")
+"""Always called, so instrumentations that wrap it see every call (the direct-post path of
+the OpenAI adapters is not worth its code here until a benchmark says so)."""
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop",
            "max_tokens": "length", "model_context_window_exceeded": "length",
            "tool_use": "tool_calls", "refusal": "content_filter"}
@@ -75,7 +82,7 @@ class AnthropicMessages:
 
     async def send(self, sdk: anthropic.AsyncAnthropic, config: ModelConfig,
                    body: dict[str, Any], *, emit: Emit | None) -> ProviderReply:
-        known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
+        known = sdk_arguments(body, _CREATE.parameters, _omitted(config))
         if emit is None:
             return _reply(await sdk.messages.create(**known))
         events = await sdk.messages.create(**known, stream=True)
@@ -119,7 +126,7 @@ def _error_type(exc: anthropic.APIStatusError) -> str | None:
 
 def anthropic_messages(messages: list[Message]) -> dict[str, Any]:
     """Chat-shaped messages as the Messages API's `system` and `messages`."""
-    system = [_text(m.get("content")) for m in messages if m.get("role") in ("system",
+    system = [content_text(m.get("content")) for m in messages if m.get("role") in ("system",
                                                                              "developer")]
     turns: list[dict[str, Any]] = []
     for message in messages:
@@ -141,7 +148,7 @@ def anthropic_messages(messages: list[Message]) -> dict[str, Any]:
 def _blocks(message: Message) -> list[dict[str, Any]]:
     if message.get("role") == "tool":
         return [{"type": "tool_result", "tool_use_id": message["tool_call_id"],
-                 "content": _text(message.get("content"))}]
+                 "content": content_text(message.get("content"))}]
     content = message.get("content")
     blocks = [_block(part) for part in content] if isinstance(content, list) else (
         [{"type": "text", "text": content}] if content else [])
@@ -172,12 +179,6 @@ def _arguments(text: Any) -> Any:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
 
 
 def _reply(message: Any) -> ProviderReply:

@@ -12,6 +12,7 @@ written once for every provider.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from promptkit.core.streaming import TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan
 from promptkit.core.types import Capability, Message, ModelConfig
 
-__all__ = ["Emit", "Provider", "PublicMethod", "SdkOptions", "sdk_arguments"]
+__all__ = ["Emit", "Provider", "PublicMethod", "SdkOptions", "content_text", "sdk_arguments"]
 
 Emit = Callable[[TextDelta | ToolCallDelta], None]
 """Where a streamed attempt hands each delta as it arrives."""
@@ -102,6 +103,15 @@ class PublicMethod:
     def __init__(self, owner: type, name: str) -> None:
         self.owner, self.name = owner, name
         self._original = owner.__dict__[name]
+        self.parameters = frozenset(inspect.signature(self._original).parameters) - {"self"}
+        """What the method names (the rest of a body goes in its `extra_body`)."""
 
     def wrapped(self) -> bool:
         return self.owner.__dict__.get(self.name) is not self._original
+
+
+def content_text(content: Any) -> str:
+    """A chat message's content as text: the string, or its text parts joined."""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")

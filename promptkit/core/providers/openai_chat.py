@@ -10,7 +10,6 @@ vendor options) then travel in `extra_body`.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,10 +26,37 @@ from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, grammar_schema
 from promptkit.core.types import Capability, Message, ModelConfig
 
-__all__ = ["OpenAIChat", "output_params", "request_options"]
+__all__ = ["OpenAIChat", "Route", "output_params", "request_options", "send_openai"]
 
-_CREATE_PARAMS = frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
-_CREATE = PublicMethod(AsyncCompletions, "create")
+@dataclass(frozen=True)
+class Route:
+    """One OpenAI API method: its public SDK method and what posting it directly needs."""
+
+    method: PublicMethod
+    path: str
+    cast_to: type
+    stream_cls: type
+    resource: str
+
+
+_ROUTE = Route(PublicMethod(AsyncCompletions, "create"), "/chat/completions", ChatCompletion,
+               openai.AsyncStream[ChatCompletionChunk], "chat.completions")
+
+
+async def send_openai(sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
+                      stream: bool, route: Route) -> Any:
+    """Post `body` through the SDK, or through its public method when an instrumentation
+    has wrapped that (see `base.PublicMethod`); the parsed response or the event stream."""
+    if route.method.wrapped():
+        resource: Any = sdk
+        for name in route.resource.split("."):
+            resource = getattr(resource, name)
+        known = sdk_arguments(body, route.method.parameters, _omitted(config))
+        return await resource.create(**known, stream=stream)
+    return await sdk.post(
+        route.path, cast_to=route.cast_to, body={**body, "stream": True} if stream else body,
+        options=request_options(config, openai.omit), stream=stream,
+        stream_cls=route.stream_cls)  # fmt: skip
 STREAM_OPTIONS = {"stream_options": {"include_usage": True}}
 """What a streamed request adds: usage in the last chunk, so a stream is priced and logged."""
 
@@ -100,15 +126,7 @@ class OpenAIChat:
                    emit: Emit | None) -> ProviderReply:
         if emit is not None:
             body = {**body, **STREAM_OPTIONS}
-        if _CREATE.wrapped():
-            known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
-            response: Any = await sdk.chat.completions.create(**known, stream=emit is not None)
-        else:
-            response = await sdk.post(
-                "/chat/completions", cast_to=ChatCompletion,
-                body={**body, "stream": True} if emit is not None else body,
-                options=request_options(config, openai.omit), stream=emit is not None,
-                stream_cls=openai.AsyncStream[ChatCompletionChunk])  # fmt: skip
+        response = await send_openai(sdk, config, body, stream=emit is not None, route=_ROUTE)
         if emit is None:
             return _reply(response)
         return await _read_stream(response, emit)

@@ -11,7 +11,6 @@ keeps its own log.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,8 +21,13 @@ from openai.resources.responses import AsyncResponses
 from openai.types.responses import Response, ResponseStreamEvent
 
 from promptkit.core.failures import Failure, MalformedResponseError, classify
-from promptkit.core.providers.base import Emit, PublicMethod, SdkOptions, sdk_arguments
-from promptkit.core.providers.openai_chat import OpenAIChat, request_options
+from promptkit.core.providers.base import (
+    Emit,
+    PublicMethod,
+    SdkOptions,
+    content_text,
+)
+from promptkit.core.providers.openai_chat import OpenAIChat, Route, send_openai
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, is_strict_compatible
@@ -31,8 +35,8 @@ from promptkit.core.types import Capability, Message, ModelConfig
 
 __all__ = ["OpenAIResponses", "input_items"]
 
-_CREATE_PARAMS = frozenset(inspect.signature(AsyncResponses.create).parameters) - {"self"}
-_CREATE = PublicMethod(AsyncResponses, "create")
+_ROUTE = Route(PublicMethod(AsyncResponses, "create"), "/responses", Response,
+               openai.AsyncStream[ResponseStreamEvent], "responses")
 _END_EVENTS = frozenset({"response.completed", "response.incomplete"})
 
 
@@ -61,15 +65,7 @@ class OpenAIResponses:
 
     async def send(self, sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
                    emit: Emit | None) -> ProviderReply:
-        if _CREATE.wrapped():
-            known = sdk_arguments(body, _CREATE_PARAMS, _omitted(config))
-            response: Any = await sdk.responses.create(**known, stream=emit is not None)
-        else:
-            response = await sdk.post(
-                "/responses", cast_to=Response,
-                body={**body, "stream": True} if emit is not None else body,
-                options=request_options(config, openai.omit), stream=emit is not None,
-                stream_cls=openai.AsyncStream[ResponseStreamEvent])  # fmt: skip
+        response = await send_openai(sdk, config, body, stream=emit is not None, route=_ROUTE)
         if emit is None:
             return _reply(response)
         return await _read_stream(response, emit)
@@ -117,7 +113,7 @@ def input_items(messages: list[Message]) -> list[dict[str, Any]]:
         role = message.get("role")
         if role == "tool":
             items.append({"type": "function_call_output", "call_id": message["tool_call_id"],
-                          "output": _text(message.get("content"))})
+                          "output": content_text(message.get("content"))})
             continue
         content = message.get("content")
         if content or not message.get("tool_calls"):
@@ -144,12 +140,6 @@ def _content(content: Any, role: Any) -> Any:
         else:
             parts.append(part)
     return parts
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
 
 
 def _reply(response: Any) -> ProviderReply:
@@ -244,8 +234,3 @@ def _delta(event: Any, seen: _Partial) -> TextDelta | ToolCallDelta | None:
         seen.arguments.append(event.delta)
         return ToolCallDelta(event.output_index, event.delta)
     return None
-
-
-def _omitted(config: ModelConfig) -> dict[str, Any]:
-    """With `api_key_header`, the key travels in that header only (Azure's `api-key`)."""
-    return {"Authorization": openai.omit} if config.api_key_header else {}
