@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, get_args
 
 import click
 
-from promptkit.cli.app import EXIT_USAGE, Project, cli, pass_project
+from promptkit.cli.app import EXIT_FAILURE, EXIT_USAGE, Project, cli, pass_project
 from promptkit.core.types import Capability, Provider
 from promptkit.registry import LedgerEntry, model_configs
+from promptkit.registry.chain import LedgerHead
 from promptkit.registry.environments import check_known_env
 from promptkit.registry.records import ConfigChange, StoredConfig
 
@@ -73,12 +75,25 @@ def _echo_move(entry: LedgerEntry) -> None:
 
 
 @cli.command("history")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--env", default=None, help="Only this environment.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--verify", is_flag=True,
+              help="Check the whole ledger's hash chain; exit 1 naming the first bad row.")
+@click.option("--head", "kept", default=None, metavar="rID:HASH|PATH",
+              help="With --verify: a head kept elsewhere (or a file holding one) that the "
+                   "chain must pass through, to catch a rewrite of the whole table.")
+@click.option("--export-head", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the ledger's head (rID:HASH) to this file.")
 @pass_project
-def history_command(project: Project, name: str, env: str | None, as_json: bool) -> None:
-    """Every pin move of NAME: when, who, from, to, why."""
+def history_command(project: Project, name: str | None, env: str | None, as_json: bool,
+                    verify: bool, kept: str | None, export_head: Path | None) -> None:
+    """Every pin move of NAME: when, who, from, to, why; `--verify` checks the ledger."""
+    if verify or export_head is not None:
+        _verify_ledger(project, verify, kept, export_head)
+        return
+    if name is None:
+        raise click.UsageError("give NAME (or --verify / --export-head)")
     entries = project.registry.history(name, env)
     if as_json:
         _json([e.as_dict() for e in entries])
@@ -88,6 +103,32 @@ def history_command(project: Project, name: str, env: str | None, as_json: bool)
     for e in entries:
         click.echo(f"#{e.id:<5} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.env:<12} {e.action:<8} "
                    f"{e.from_version or '-':>9} -> {e.to_version:<9} {e.actor}  {e.reason}")
+
+
+def _verify_ledger(project: Project, verify: bool, kept: str | None,
+                   export_head: Path | None) -> None:
+    if export_head is not None:
+        head = project.registry.ledger_head()
+        export_head.write_text(f"r{head.ledger_id}:{head.row_hash}\n", encoding="utf-8")
+        click.echo(f"ledger head {head.line()} written to {export_head}", err=True)
+    if not verify:
+        return
+    check = project.registry.verify_ledger(_kept_head(kept) if kept else None)
+    if not check.ok:
+        click.echo(f"ledger broken: {check.problem}")
+        raise SystemExit(EXIT_FAILURE)
+    click.echo(f"ledger verified: {check.rows} rows, head {check.head.line()}")
+
+
+def _kept_head(text: str) -> LedgerHead:
+    """`r12:sha256:...`, or a file holding it."""
+    path = Path(text)
+    value = path.read_text(encoding="utf-8").strip() if path.is_file() else text.strip()
+    ledger_id, _, row_hash = value.partition(":")
+    if not ledger_id.startswith("r") or not ledger_id[1:].isdigit() or not row_hash:
+        raise click.BadParameter(f"{value!r}: expected rID:HASH (as --export-head writes)",
+                                 param_hint="--head")
+    return LedgerHead(int(ledger_id[1:]), row_hash)
 
 
 @cli.command("pins")

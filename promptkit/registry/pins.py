@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from promptkit.db.engine import inserted_id, write_transaction
 from promptkit.errors import NotPublishedError, PinMovedError, UsageError
+from promptkit.registry.chain import ChainCheck, LedgerHead, row_digest, verify_chain
 from promptkit.registry.published import read_version
 from promptkit.registry.records import ACTIONS, LedgerEntry, Pin, check_env
-from promptkit.registry.schema import ledger, pins, prompts
+from promptkit.registry.schema import ledger, ledger_head, pins, prompts
 
 __all__ = [
     "move",
@@ -88,7 +89,9 @@ def _move(
         "to_version": version, "content_hash": target.content_hash, "actor": actor,
         "at": now, "reason": reason.strip(), "action": action,
     }
+    row.update(chain_link(conn, row))
     ledger_id = inserted_id(conn.execute(ledger.insert().values(**row)))
+    advance_head(conn, ledger_id, row["row_hash"])
     pin_row = {"version": version, "content_hash": target.content_hash, "moved_at": now,
                "moved_by": actor, "ledger_id": ledger_id}
     if current is None:
@@ -140,6 +143,31 @@ def read_pins(conn: Connection, names: Iterable[str] | None = None) -> list[Pin]
     if names is not None:
         query = query.where(pins.c.name.in_(sorted(set(names))))
     return [_pin(r._mapping) for r in conn.execute(query)]
+
+
+def chain_link(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """The new row's place in the chain: the head's hash and its own (the head row is
+    locked until the transaction ends, so the chain's writers take turns)."""
+    head = conn.execute(sa.select(ledger_head).where(ledger_head.c.id == 1)
+                        .with_for_update()).first()
+    prev_hash = head.row_hash if head is not None else None
+    return {"prev_hash": prev_hash, "row_hash": row_digest(row, prev_hash)}
+
+
+def advance_head(conn: Connection, ledger_id: int, row_hash: str) -> None:
+    conn.execute(ledger_head.update().where(ledger_head.c.id == 1)
+                 .values(ledger_id=ledger_id, row_hash=row_hash))
+
+
+def check_chain(conn: Connection, kept: LedgerHead | None = None) -> ChainCheck:
+    """Verify the whole ledger's hash chain (see `promptkit.registry.chain`)."""
+    rows = [dict(r) for r in conn.execute(sa.select(ledger).order_by(ledger.c.id)).mappings()]
+    return verify_chain(rows, read_head(conn), kept)
+
+
+def read_head(conn: Connection) -> LedgerHead:
+    row = conn.execute(sa.select(ledger_head).where(ledger_head.c.id == 1)).first()
+    return LedgerHead(row.ledger_id, row.row_hash) if row is not None else LedgerHead(None, None)
 
 
 def read_history(conn: Connection, name: str, env: str | None = None) -> list[LedgerEntry]:

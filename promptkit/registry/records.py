@@ -126,6 +126,8 @@ class LedgerEntry:
     at: datetime
     reason: str
     action: str
+    prev_hash: str | None = None
+    row_hash: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         row = asdict(self)

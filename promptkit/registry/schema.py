@@ -8,11 +8,13 @@ from sqlalchemy.engine import Connection
 
 from promptkit.db.migrations import migration
 from promptkit.db.types import UTCDateTime
+from promptkit.registry.chain import row_digest
 
 __all__ = [
     "COMPONENT",
     "METADATA",
     "ledger",
+    "ledger_head",
     "model_config_history",
     "model_configs",
     "pins",
@@ -111,16 +113,31 @@ def define_v1(metadata: sa.MetaData) -> None:
     )
 
 
+def define_v2(metadata: sa.MetaData) -> None:
+    """What m002 adds: the ledger's hash chain and its head. Frozen, like `define_v1`."""
+    ledger_table = metadata.tables["promptkit_pin_ledger"]
+    ledger_table.append_column(sa.Column("prev_hash", sa.String(HASH_LEN)))
+    ledger_table.append_column(sa.Column("row_hash", sa.String(HASH_LEN)))
+    sa.Table(
+        "promptkit_ledger_head", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("ledger_id", sa.Integer),
+        sa.Column("row_hash", sa.String(HASH_LEN)),
+    )
+
+
 METADATA = sa.MetaData()
 """The tables as they are now. When a step changes a table, change it here too (and leave
 `define_v1` alone); a test compares a migrated database with these definitions."""
 define_v1(METADATA)
+define_v2(METADATA)
 
 prompts = METADATA.tables["promptkit_prompts"]
 versions = METADATA.tables["promptkit_versions"]
 model_configs = METADATA.tables["promptkit_model_configs"]
 model_config_history = METADATA.tables["promptkit_model_config_history"]
 ledger = METADATA.tables["promptkit_pin_ledger"]
+ledger_head = METADATA.tables["promptkit_ledger_head"]
 pins = METADATA.tables["promptkit_pins"]
 
 
@@ -130,3 +147,22 @@ def m001_registry_tables(conn: Connection) -> None:
     snapshot = sa.MetaData()
     define_v1(snapshot)
     snapshot.create_all(conn)
+
+
+@migration(COMPONENT)
+def m002_ledger_chain(conn: Connection) -> None:
+    """The ledger's hash chain: every existing row hashed in order, and the head stored."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns(ledger.name)}
+    for column in ("prev_hash", "row_hash"):
+        if column not in columns:
+            conn.execute(sa.text(f"ALTER TABLE {ledger.name} ADD COLUMN {column} "
+                                 f"VARCHAR({HASH_LEN})"))
+    ledger_head.create(conn, checkfirst=True)
+    previous: str | None = None
+    last: int | None = None
+    for row in conn.execute(sa.select(ledger).order_by(ledger.c.id)).mappings().all():
+        digest = row_digest(dict(row), previous)
+        conn.execute(ledger.update().where(ledger.c.id == row["id"])
+                     .values(prev_hash=previous, row_hash=digest))
+        previous, last = digest, row["id"]
+    conn.execute(ledger_head.insert().values(id=1, ledger_id=last, row_hash=previous))

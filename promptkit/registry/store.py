@@ -16,6 +16,7 @@ from promptkit.db.migrations import migrate
 from promptkit.errors import ImmutableVersionError, PromptError
 from promptkit.registry import configs, pins
 from promptkit.registry import published as stored
+from promptkit.registry.chain import ChainCheck, LedgerHead
 from promptkit.registry.records import (
     ConfigChange,
     GitInfo,
@@ -155,6 +156,16 @@ class Registry:
     def history(self, name: str, env: str | None = None) -> list[LedgerEntry]:
         with self._reading() as conn:
             return pins.read_history(conn, name, env)
+
+    def verify_ledger(self, kept: LedgerHead | None = None) -> ChainCheck:
+        """Check the ledger's hash chain (and that it passes through a head kept elsewhere)."""
+        with self._reading() as conn:
+            return pins.check_chain(conn, kept)
+
+    def ledger_head(self) -> LedgerHead:
+        """The newest ledger row's id and hash: export it to catch a rewrite later."""
+        with self._reading() as conn:
+            return pins.read_head(conn)
 
     # -- model configs ------------------------------------------------------------------
 
