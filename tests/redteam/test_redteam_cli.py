@@ -183,4 +183,4 @@ def test_the_suite_runs_and_replays_under_plain_pytest(
     result.assert_outcomes(failed=8)
     result.stdout.fnmatch_lines(["*the answer reveals an email address*",
                                  "FAILED evals/sentiment.redteam.yaml::sentiment@1.2.0::"
-                                 "pii-exfiltration.text.1"])
+                                 "pii-exfiltration.text.1*"])
