@@ -136,8 +136,13 @@ def _kept_head(text: str) -> LedgerHead:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_project
 def pins_command(project: Project, names: tuple[str, ...], as_json: bool) -> None:
-    """What each environment serves now (all prompts, or NAMES)."""
+    """What each environment serves now (all prompts, or NAMES); warns when the ledger's
+    hash chain is broken (see `promptkit history --verify`)."""
     pins = project.registry.pins(names or None)
+    check = project.registry.verify_ledger()
+    if not check.ok:
+        click.echo(f"warning: the pin ledger's hash chain is broken ({check.problem}); "
+                   f"these pins may not be what the ledger says they are", err=True)
     if as_json:
         _json([{"name": p.name, "env": p.env, "version": p.version,
                 "content_hash": p.content_hash, "moved_at": p.moved_at.isoformat(),

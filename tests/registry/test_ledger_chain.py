@@ -123,6 +123,11 @@ def test_history_verify_exits_1_naming_the_row_and_0_when_untouched(
     sql(registry, ledger.update().where(ledger.c.id == first).values(actor="someone else"))
     code, out = run("--verify")
     assert (code, out) == (1, f"ledger broken: row {first} was changed after it was written\n")
+    pins = CliRunner().invoke(cli, ["--project", str(project), "pins"])
+    assert pins.exit_code == 0 and "sentiment" in pins.stdout
+    assert pins.stderr == (f"warning: the pin ledger's hash chain is broken (row {first} was "
+                           f"changed after it was written); these pins may not be what the "
+                           f"ledger says they are\n")
 
 
 def test_an_existing_ledger_is_chained_by_the_migration(
