@@ -84,7 +84,10 @@ class JudgeSpec:
                     config: str | None = None, aggregate: str = "mean",
                     temperature: float | None = None) -> JudgeSpec:
         """From a suite's parameters (`config` is one model, `models` several)."""
-        low, high = (int(scale[0]), int(scale[1])) if len(scale) == 2 else (0, 0)
+        if len(scale) != 2:
+            raise ValueError(f"judge {name or rubric[:60]!r}: scale must be [low, high]; got "
+                             f"{list(scale)}")
+        low, high = int(scale[0]), int(scale[1])
         chosen: tuple[str | None, ...] = tuple(models) if models else (config,)
         return cls(rubric=rubric, name=name or rubric.strip().splitlines()[0][:60],
                    scale=(low, high), threshold=high - (high - low) / 4 if threshold is None

@@ -16,12 +16,19 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["MAX_IN_FLIGHT", "Lookup", "Lookups"]
+from promptkit.db.engine import redact
+
+__all__ = ["MAX_IN_FLIGHT", "Lookup", "Lookups", "unanswered"]
 
 T = TypeVar("T")
 
 MAX_IN_FLIGHT = 4
 """Queries of one key in flight at once, stuck ones included."""
+
+
+def unanswered(url: str, seconds: float) -> str:
+    """Why a registry query is given up on: the database (password hidden) and the wait."""
+    return f"{redact(url)} did not answer within {seconds:.3g} s"
 
 
 class Lookup(Generic[T]):

@@ -27,7 +27,7 @@ from promptkit.errors import (
     UsageError,
 )
 from promptkit.hashing import content_hash
-from promptkit.registry.background import Lookups
+from promptkit.registry.background import Lookups, unanswered
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.published import load_verified
 from promptkit.registry.records import Pin, check_env
@@ -171,7 +171,7 @@ class Resolver:
         return lookup.result()
 
     def _silent(self, seconds: float) -> str:
-        return f"{redact(self.registry.url)} did not answer within {seconds:.3g} s"
+        return unanswered(self.registry.url, seconds)
 
     # -- change detection ---------------------------------------------------------------
 
@@ -253,22 +253,21 @@ class Resolver:
     def _first(self, raw: tuple[str, str | None, str | None]) -> Resolved:
         """A key not seen before: from the registry, waiting at most `wait_s` when a
         last-known copy on disk can be served instead, else at most `timeout_s`."""
-        key = self._keys.get(raw) or _canonical(*self._latest(*raw))
+        key = _canonical(*self._latest(*raw))
         self._check()  # a first load starts a ttl period, as a check does
-        if key in self._entries:
-            self._keys[raw] = key
-            return self.get(raw[0], raw[1], version=raw[2])
+        if key in self._entries:  # the same key, asked for in other words
+            return self._keep(raw, key, self._entries[key])
         lookup, _ = self._lookups.start(key, lambda: self._remember(raw, key))
         has_copy = self.disk is not None and self.disk.path(
             key[0], env=key[1], version=key[2]).is_file()
-        if lookup.wait(self.wait_s if has_copy else self.timeout_s):
+        wait = self.wait_s if has_copy else self.timeout_s
+        if lookup.wait(wait):
             try:
                 return lookup.result()
             except RegistryUnavailableError as error:
                 return self._keep(raw, key, self._fallback(key, error))
-        waited = self.wait_s if has_copy else self.timeout_s
-        return self._keep(raw, key, self._fallback(key, RegistryUnavailableError(
-            self._silent(waited))))
+        return self._keep(raw, key, self._fallback(
+            key, RegistryUnavailableError(self._silent(wait))))
 
     def _remember(self, raw: tuple[str, str | None, str | None], key: Key) -> Resolved:
         """Load a key from the registry and keep it (also when its caller stopped waiting

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
-from promptkit.db.engine import redact
 from promptkit.errors import NotPublishedError, RegistryUnavailableError, StaleRegistryWarning
-from promptkit.registry.background import Lookups
+from promptkit.registry.background import Lookups, unanswered
 from promptkit.registry.store import Registry
 
 __all__ = ["CONFIG_TTL_S", "ConfigEntry", "ModelConfigs", "model_configs"]
@@ -81,8 +80,7 @@ class ModelConfigs:
         if known is not None and overdue is None:
             return known[0]  # the answer is on its way: no outage yet
         age = overdue or self._clock() - lookup.started
-        silent = f"{redact(self.registry.url)} did not answer within {age:.3g} s"
-        return self._without_registry(name, known, silent)
+        return self._without_registry(name, known, unanswered(self.registry.url, age))
 
     def entries(self) -> list[ConfigEntry]:
         """Every config either place defines, by name (the registry's wins)."""

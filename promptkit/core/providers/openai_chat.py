@@ -26,7 +26,7 @@ from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, grammar_schema
 from promptkit.core.types import Capability, Message, ModelConfig
 
-__all__ = ["OpenAIChat", "Route", "output_params", "request_options", "send_openai"]
+__all__ = ["OpenAIChat", "Route", "output_params", "send_openai"]
 
 @dataclass(frozen=True)
 class Route:
@@ -55,7 +55,7 @@ async def send_openai(sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[s
         return await resource.create(**known, stream=stream)
     return await sdk.post(
         route.path, cast_to=route.cast_to, body={**body, "stream": True} if stream else body,
-        options=request_options(config, openai.omit), stream=stream,
+        options=_request_options(config), stream=stream,
         stream_cls=route.stream_cls)  # fmt: skip
 STREAM_OPTIONS = {"stream_options": {"include_usage": True}}
 """What a streamed request adds: usage in the last chunk, so a stream is priced and logged."""
@@ -254,11 +254,11 @@ async def _read_stream(chunks: AsyncIterator[Any], emit: Emit) -> ProviderReply:
     return assembly.reply()
 
 
-def request_options(config: ModelConfig, omit: Any) -> Any:
+def _request_options(config: ModelConfig) -> Any:
     """What a directly posted request asks of the SDK: the key as a bearer token, or, with
     `api_key_header`, no Authorization header at all (the key travels in that header)."""
     if config.api_key_header:
-        return {"headers": {"Authorization": omit}}
+        return {"headers": {"Authorization": openai.omit}}
     return {"security": {"bearer_auth": True}}
 
 
