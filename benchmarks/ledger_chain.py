@@ -1,5 +1,6 @@
-"""What the ledger's hash chain adds to a pin move: moves with the chain, alternated in
-blocks with moves whose chain steps are skipped, in the same process and database.
+"""What the hash chain adds to a pin move: moves with the chain, alternated in blocks with
+moves that take a plain row lock instead of the chain's head (as moves did before the chain)
+and write no hashes, in the same process and database.
 
     python benchmarks/ledger_chain.py [--url DB_URL] [--moves 400]
 
@@ -15,11 +16,19 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 import promptkit.registry.pins as pins
+from promptkit.db.engine import inserted_id
 from promptkit.registry import Registry
+from promptkit.registry.chain import LedgerHead
+from promptkit.registry.chained import ChainWriter
+from promptkit.registry.schema import CHAINED_TABLES, prompts
 from promptkit.templates.library import PromptLibrary
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -36,11 +45,18 @@ def _moves(registry: Registry, count: int) -> list[float]:
     return times
 
 
-def _unchained() -> Any:
-    link, advance = pins.chain_link, pins.advance_head
-    pins.chain_link = lambda conn, row: {"prev_hash": None, "row_hash": None}  # type: ignore
-    pins.advance_head = lambda conn, ledger_id, row_hash: None  # type: ignore
-    return link, advance
+class _Unchained(ChainWriter):
+    """A move without the chain: the prompt's row locked (as before the chain), the row
+    inserted without hashes, no head to update, no database user asked."""
+
+    @classmethod
+    def lock(cls, conn: Connection) -> ChainWriter:
+        conn.execute(sa.select(prompts.c.name).where(prompts.c.name == "sentiment")
+                     .with_for_update()).first()
+        return cls(conn, LedgerHead(None, None), None)
+
+    def append(self, kind: str, values: Mapping[str, Any]) -> int:
+        return inserted_id(self.conn.execute(CHAINED_TABLES[kind].insert().values(**values)))
 
 
 def run(url: str, moves: int = 400) -> dict[str, Any]:
@@ -50,11 +66,11 @@ def run(url: str, moves: int = 400) -> dict[str, Any]:
     plain: list[float] = []
     for _ in range(max(1, moves // (2 * BLOCK))):
         chained += _moves(registry, BLOCK)
-        link, advance = _unchained()
+        pins.ChainWriter = _Unchained  # type: ignore[misc]
         try:
             plain += _moves(registry, BLOCK)
         finally:
-            pins.chain_link, pins.advance_head = link, advance
+            pins.ChainWriter = ChainWriter  # type: ignore[misc]
     registry.close()
     with_chain, without = statistics.median(chained), statistics.median(plain)
     return {"url": url.split("@")[-1], "moves_each": len(plain),

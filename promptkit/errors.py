@@ -32,7 +32,9 @@
     │   ├── NotPublishedError       a version or label the registry does not hold
     │   ├── ImmutableVersionError   a released version's content would change
     │   ├── IntegrityError          stored content does not match its hash
-    │   └── RegistryUnavailableError the database cannot be reached
+    │   ├── RegistryUnavailableError the database cannot be reached
+    │   └── ProtectedEnvironmentError a rule of the environment refused a move: .env, .rule
+    │       └── ApprovalPendingError the move waits for approvals: .request_id (exit 1)
     └── EvalError                   an eval suite or run
         ├── SuiteFormatError        a suite file: .path, .line, .field
         └── PromotionRefusedError   no passing gate for that content: .env, .command (exit 1)
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ApprovalPendingError",
     "BudgetExceededError",
     "CircuitOpenError",
     "ConfigError",
@@ -70,6 +73,7 @@ __all__ = [
     "PromptFormatError",
     "PromptNotFoundError",
     "PromptkitError",
+    "ProtectedEnvironmentError",
     "RefusalError",
     "RegistryError",
     "RegistryUnavailableError",
@@ -380,6 +384,27 @@ class RegistryUnavailableError(RegistryError):
 
 class PinMovedError(RegistryError):
     """A pin moved by someone else between a check of it and a move that relied on it."""
+
+
+class ProtectedEnvironmentError(RegistryError):
+    """A rule of a protected environment refused a pin move (CLI exit 1). `.rule` names it;
+    `.command`, when set, is what would satisfy it."""
+
+    def __init__(self, message: str, *, env: str, rule: str, command: str | None = None) -> None:
+        self.env = env
+        self.rule = rule
+        self.command = command
+        super().__init__(message)
+
+
+class ApprovalPendingError(ProtectedEnvironmentError):
+    """The move was recorded as request `.request_id` and waits for approvals: the pin has
+    not moved yet."""
+
+    def __init__(self, message: str, *, env: str, request_id: int) -> None:
+        self.request_id = request_id
+        super().__init__(message, env=env, rule="approvals",
+                         command=f"promptkit approve {request_id}")
 
 
 class EvalError(PromptkitError):

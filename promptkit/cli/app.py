@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from promptkit.config import Settings, load_settings
-from promptkit.errors import ModelCallError, PromptkitError
+from promptkit.errors import ModelCallError, PromptkitError, ProtectedEnvironmentError
 from promptkit.templates.library import PromptLibrary
 
 if TYPE_CHECKING:
@@ -84,7 +84,8 @@ retries_option = click.option(
 
 
 COMMAND_MODULES = {
-    "config": "registry_cmd", "diff": "prompts", "gate": "gate_cmd", "history": "registry_cmd",
+    "approve": "protect_cmd", "config": "registry_cmd", "diff": "prompts",
+    "env": "protect_cmd", "gate": "gate_cmd", "history": "registry_cmd",
     "init": "init_cmd", "judge": "judge_cmd", "lint": "lint_cmd", "list": "prompts",
     "local": "local_cmd",
     "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
@@ -112,7 +113,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except ModelCallError as exc:
+        except (ModelCallError, ProtectedEnvironmentError) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_FAILURE)
         except PromptkitError as exc:

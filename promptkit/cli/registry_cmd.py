@@ -79,7 +79,8 @@ def _echo_move(entry: LedgerEntry) -> None:
 @click.option("--env", default=None, help="Only this environment.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--verify", is_flag=True,
-              help="Check the whole ledger's hash chain; exit 1 naming the first bad row.")
+              help="Check the hash chain over pin moves, config changes, gates, rule changes "
+                   "and approvals; exit 1 naming the first bad entry.")
 @click.option("--head", "kept", default=None, metavar="rID:HASH|PATH",
               help="With --verify: a head kept elsewhere (or a file holding one) that the "
                    "chain must pass through, to catch a rewrite of the whole table.")
@@ -102,22 +103,23 @@ def history_command(project: Project, name: str | None, env: str | None, as_json
         click.echo(f"no pin moves for {name}" + (f" in {env}" if env else ""), err=True)
     for e in entries:
         click.echo(f"#{e.id:<5} {e.at:%Y-%m-%d %H:%M:%S}Z  {e.env:<12} {e.action:<8} "
-                   f"{e.from_version or '-':>9} -> {e.to_version:<9} {e.actor}  {e.reason}")
+                   f"{e.from_version or '-':>9} -> {e.to_version:<9} {e.actor}"
+                   f"{f' (db user {e.db_user})' if e.db_user else ''}  {e.reason}")
 
 
 def _verify_ledger(project: Project, verify: bool, kept: str | None,
                    export_head: Path | None) -> None:
     if export_head is not None:
         head = project.registry.ledger_head()
-        export_head.write_text(f"r{head.ledger_id}:{head.row_hash}\n", encoding="utf-8")
+        export_head.write_text(f"r{head.seq}:{head.row_hash}\n", encoding="utf-8")
         click.echo(f"ledger head {head.line()} written to {export_head}", err=True)
     if not verify:
         return
     check = project.registry.verify_ledger(_kept_head(kept) if kept else None)
     if not check.ok:
-        click.echo(f"ledger broken: {check.problem}")
+        click.echo(f"history broken: {check.problem}")
         raise SystemExit(EXIT_FAILURE)
-    click.echo(f"ledger verified: {check.rows} rows, head {check.head.line()}")
+    click.echo(f"history verified: {check.rows} entries, head {check.head.line()}")
 
 
 def _kept_head(text: str) -> LedgerHead:
@@ -141,7 +143,7 @@ def pins_command(project: Project, names: tuple[str, ...], as_json: bool) -> Non
     pins = project.registry.pins(names or None)
     check = project.registry.verify_ledger()
     if not check.ok:
-        click.echo(f"warning: the pin ledger's hash chain is broken ({check.problem}); "
+        click.echo(f"warning: the registry's hash chain is broken ({check.problem}); "
                    f"these pins may not be what the ledger says they are", err=True)
     if as_json:
         _json([{"name": p.name, "env": p.env, "version": p.version,

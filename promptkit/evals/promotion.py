@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptkit.errors import PinMovedError, PromotionRefusedError, UsageError
-from promptkit.evals.gate_store import GateRecord, GateStore
 from promptkit.registry import LedgerEntry, Pin, Registry
+from promptkit.registry.records import GateRecord
 
 __all__ = ["Promotion", "promote"]
 
@@ -54,7 +54,7 @@ def promote(
             f"the first version with `promptkit pin {name} {version} --env {env} --reason ...`",
             name=name, version=version, env=env,
             command=f"promptkit pin {name} {version} --env {env} --reason ...")
-    gate = GateStore(registry).passing(name, target.content_hash, current.content_hash)
+    gate = registry.passing_gate(name, target.content_hash, current.content_hash)
     if gate is None:
         raise _refusal(registry, name, version, env, target.content_hash, current)
     why = f"{reason.strip()}; " if reason and reason.strip() else ""
@@ -74,8 +74,8 @@ def promote(
 def _refusal(registry: Registry, name: str, version: str, env: str, content_hash: str,
              current: Pin) -> PromotionRefusedError:
     command = f"promptkit gate {name} --candidate {version} --baseline {env}"
-    tried = GateStore(registry).records(name, candidate_hash=content_hash,
-                                        baseline_hash=current.content_hash)
+    tried = registry.gates(name, candidate_hash=content_hash,
+                           baseline_hash=current.content_hash)
     last = f" The last one, {tried[0].line()}." if tried else ""
     return PromotionRefusedError(
         f"refusing to promote {name}@{version} to {env}: no passing gate for its content "

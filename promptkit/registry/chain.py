@@ -1,92 +1,141 @@
-"""The pin ledger as a hash chain: each row carries the hash of its content and of the row
-before it, so a row changed, deleted or inserted by hand, even with one SQL statement by
+"""The registry's history as one hash chain: every pin move, model-config change, gate
+verdict, rule change and approval carries the hash of its content and of the entry before
+it, so an entry changed, deleted or inserted by hand, even with one SQL statement by
 someone holding the database URL, is found by `promptkit history --verify`.
 
-    row_hash = sha256(name, env, from, to, content_hash, actor, at, reason, action, prev_hash)
+    row_hash = sha256(kind, the entry's fields, db_user when known, prev_hash)
 
-The head (the newest row's id and hash) is kept in `promptkit_ledger_head`, updated in the
-same transaction as the row, under a lock that serialises the chain's writers. A rewrite of
-the whole table with hashes recomputed is caught only against a head the team kept
+Entries live in the tables of their kind, ordered across them by `chain_seq`. The head
+(the newest entry's sequence number and hash) is kept in `promptkit_chain_head`, updated in
+the same transaction as the entry, under a lock that serialises the chain's writers. A
+rewrite of every table with hashes recomputed is caught only against a head the team kept
 elsewhere (`--export-head` to a CI artifact, `--head` to check against it).
+
+This module is the pure part (what is hashed, how the chain is checked); the database side
+is `promptkit.registry.chained`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from promptkit.hashing import content_hash
 
-__all__ = ["CHAINED_FIELDS", "ChainCheck", "LedgerHead", "row_digest", "verify_chain"]
+__all__ = ["CHAINED_FIELDS", "ChainCheck", "Entry", "LedgerHead", "entry_digest",
+           "verify_chain"]
 
-CHAINED_FIELDS = ("name", "env", "from_version", "to_version", "content_hash", "actor", "at",
-                  "reason", "action")
-"""What a row's hash covers, besides the hash of the row before it."""
+CHAINED_FIELDS: dict[str, tuple[str, ...]] = {
+    "pin": ("name", "env", "from_version", "to_version", "content_hash", "actor", "at",
+            "reason", "action"),
+    "config": ("name", "revision", "config", "previous", "actor", "at", "reason"),
+    "gate": ("name", "candidate_version", "candidate_hash", "baseline_version",
+             "baseline_hash", "baseline_label", "passed", "summary", "actor", "at"),
+    "rules": ("env", "revision", "rules", "previous", "actor", "at", "reason"),
+    "approval": ("request_id", "event", "name", "env", "version", "content_hash", "action",
+                 "expect_hash", "actor", "at", "reason"),
+}
+"""What each kind's hash covers, besides the database user (when known) and the hash of
+the entry before it."""
+
+KIND_NAMES = {"pin": "pin ledger row", "config": "config change", "gate": "gate",
+              "rules": "rule change", "approval": "approval event"}
 
 
 @dataclass(frozen=True)
 class LedgerHead:
-    """The newest row of the chain (None: an empty ledger)."""
+    """The newest entry of the chain: its sequence number and hash (None: empty)."""
 
-    ledger_id: int | None
+    seq: int | None
     row_hash: str | None
 
     def line(self) -> str:
-        return f"r{self.ledger_id} {self.row_hash}" if self.ledger_id else "empty"
+        return f"r{self.seq} {self.row_hash}" if self.seq else "empty"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One chained row as stored: its kind, its table's id, its place and hashes."""
+
+    kind: str
+    id: int
+    seq: int | None
+    prev_hash: str | None
+    row_hash: str | None
+    row: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{KIND_NAMES[self.kind]} {self.id}"
 
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """What verifying the chain found: the first problem, naming its row, or none."""
+    """What verifying the chain found: the first problem, naming its entry, or none."""
 
     rows: int
     head: LedgerHead
     problem: str | None = None
     row: int | None = None
+    kind: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def row_digest(row: Mapping[str, Any], prev_hash: str | None) -> str:
-    """The hash a ledger row must carry."""
-    values = {field: row[field] for field in CHAINED_FIELDS}
-    values["at"] = values["at"].isoformat()
+def entry_digest(kind: str, row: Mapping[str, Any], prev_hash: str | None) -> str:
+    """The hash an entry of `kind` must carry. A pin move hashes exactly as it did before
+    other kinds joined the chain (so heads exported then still verify)."""
+    values = {field: _plain(row[field]) for field in CHAINED_FIELDS[kind]}
+    if row.get("db_user") is not None:
+        values["db_user"] = row["db_user"]
+    if kind != "pin":
+        values["kind"] = kind
     return content_hash({**values, "prev_hash": prev_hash})
 
 
-def verify_chain(rows: Sequence[Mapping[str, Any]], head: LedgerHead,
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def verify_chain(entries: Sequence[Entry], head: LedgerHead,
                  kept: LedgerHead | None = None) -> ChainCheck:
-    """Check `rows` (oldest first) link up and hash right, end at the stored head, and pass
-    through the head the team `kept` elsewhere when one is given."""
-    previous: Mapping[str, Any] | None = None
-    for row in rows:
-        problem = _row_problem(row, previous)
+    """Check the entries (every chained row, in `seq` order, unsequenced ones anywhere)
+    link up and hash right, end at the stored head, and pass through the head the team
+    `kept` elsewhere when one is given."""
+    ordered = sorted(entries, key=lambda e: (e.seq is not None, e.seq or 0))
+    previous: Entry | None = None
+    for entry in ordered:
+        problem = _entry_problem(entry, previous)
         if problem is not None:
-            return ChainCheck(len(rows), head, problem, row["id"])
-        previous = row
-    last = LedgerHead(previous["id"], previous["row_hash"]) if previous else LedgerHead(None, None)
+            return ChainCheck(len(entries), head, problem, entry.id, entry.kind)
+        previous = entry
+    last = LedgerHead(previous.seq, previous.row_hash) if previous else LedgerHead(None, None)
     if last != head:
-        return ChainCheck(len(rows), head, f"the ledger ends at {last.line()} but its head "
-                          f"says {head.line()}: rows after it were deleted", last.ledger_id)
-    if kept is not None and kept.ledger_id is not None:
-        match = next((r for r in rows if r["id"] == kept.ledger_id), None)
-        if match is None or match["row_hash"] != kept.row_hash:
-            return ChainCheck(len(rows), head, f"the kept head {kept.line()} is not in the "
-                              f"chain: the ledger was rewritten", kept.ledger_id)
-    return ChainCheck(len(rows), head)
+        return ChainCheck(len(entries), head, f"the chain ends at {last.line()} but its head "
+                          f"says {head.line()}: entries after it were deleted",
+                          previous.id if previous else None, previous.kind if previous else None)
+    if kept is not None and kept.seq is not None:
+        match = next((e for e in ordered if e.seq == kept.seq), None)
+        if match is None or match.row_hash != kept.row_hash:
+            return ChainCheck(len(entries), head, f"the kept head {kept.line()} is not in the "
+                              f"chain: the history was rewritten")
+    return ChainCheck(len(entries), head)
 
 
-def _row_problem(row: Mapping[str, Any], previous: Mapping[str, Any] | None) -> str | None:
-    if row["row_hash"] is None:
-        return f"row {row['id']} has no hash: it was inserted by hand"
-    expected_prev = previous["row_hash"] if previous is not None else None
-    if row["prev_hash"] != expected_prev:
-        before = f"row {previous['id']}" if previous is not None else "the start"
-        return (f"row {row['id']} does not follow {before}: a row between them was deleted, "
+def _entry_problem(entry: Entry, previous: Entry | None) -> str | None:
+    if entry.row_hash is None or entry.seq is None:
+        return f"{entry.label} has no hash: it was inserted by hand"
+    if previous is not None and previous.seq == entry.seq:
+        return f"{entry.label} claims the place of {previous.label}: it was inserted by hand"
+    expected_prev = previous.row_hash if previous is not None else None
+    if entry.prev_hash != expected_prev:
+        before = previous.label if previous is not None else "the start"
+        return (f"{entry.label} does not follow {before}: an entry between them was deleted, "
                 f"or this one was inserted out of order")
-    if row_digest(row, row["prev_hash"]) != row["row_hash"]:
-        return f"row {row['id']} was changed after it was written"
+    if entry_digest(entry.kind, entry.row, entry.prev_hash) != entry.row_hash:
+        return f"{entry.label} was changed after it was written"
     return None

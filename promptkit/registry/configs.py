@@ -1,4 +1,5 @@
-"""Model configs by name: the current one per name plus an append-only history of changes."""
+"""Model configs by name: the current one per name plus an append-only, chained history of
+changes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from promptkit.core.types import ModelConfig
-from promptkit.db.engine import inserted_id, write_transaction
+from promptkit.db.engine import write_transaction
 from promptkit.errors import ConfigError, NotPublishedError
+from promptkit.registry.chained import ChainWriter
 from promptkit.registry.records import ConfigChange, StoredConfig
 from promptkit.registry.schema import model_config_history, model_configs
 
@@ -42,6 +44,7 @@ def _write_once(
     engine: Engine, name: str, changes: dict[str, Any], actor: str, reason: str | None,
 ) -> ConfigChange:
     with write_transaction(engine) as conn:
+        chain = ChainWriter.lock(conn)
         row = conn.execute(
             sa.select(model_configs).where(model_configs.c.name == name).with_for_update()
         ).first()
@@ -49,7 +52,7 @@ def _write_once(
         after = _merge(name, before, changes)
         _check_fallbacks(conn, after)
         revision = 1 if row is None else int(row.revision) + 1
-        return _store(conn, after, before, revision, actor, reason)
+        return _store(chain, after, before, revision, actor, reason)
 
 
 def _merge(name: str, before: ModelConfig | None, changes: dict[str, Any]) -> ModelConfig:
@@ -82,10 +85,10 @@ def _check_fallbacks(conn: Connection, config: ModelConfig) -> None:
 
 
 def _store(
-    conn: Connection, after: ModelConfig, before: ModelConfig | None, revision: int,
+    chain: ChainWriter, after: ModelConfig, before: ModelConfig | None, revision: int,
     actor: str, reason: str | None,
 ) -> ConfigChange:
-    now = datetime.now(UTC)
+    conn, now = chain.conn, datetime.now(UTC)
     data = after.model_dump(mode="json")
     current = {"config": data, "revision": revision, "updated_at": now, "updated_by": actor}
     if before is None:
@@ -95,10 +98,10 @@ def _store(
             model_configs.update().where(model_configs.c.name == after.name).values(**current)
         )
     previous = before.model_dump(mode="json") if before is not None else None
-    history_id = inserted_id(conn.execute(model_config_history.insert().values(
-        name=after.name, revision=revision, config=data, previous=previous, actor=actor,
-        at=now, reason=reason,
-    )))
+    history_id = chain.append("config", {
+        "name": after.name, "revision": revision, "config": data, "previous": previous,
+        "actor": actor, "at": now, "reason": reason,
+    })
     return ConfigChange(history_id, after.name, revision, after, before, actor, now, reason)
 
 

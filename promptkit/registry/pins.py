@@ -1,5 +1,6 @@
-"""Pins and their ledger: every move is one transaction that appends a ledger row and sets
-the pin to it, under a per-prompt lock, so the pin always equals the last ledger row."""
+"""Pins and their ledger: every move is one transaction that passes the environment's
+rules, appends a chained ledger row and sets the pin to it, under the chain's lock, so the
+pin always equals the last ledger row; approvals complete moves that waited for them."""
 
 from __future__ import annotations
 
@@ -10,14 +11,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from promptkit.db.engine import inserted_id, write_transaction
-from promptkit.errors import NotPublishedError, PinMovedError, UsageError
-from promptkit.registry.chain import ChainCheck, LedgerHead, row_digest, verify_chain
+from promptkit.db.engine import write_transaction
+from promptkit.errors import (
+    ApprovalPendingError,
+    NotPublishedError,
+    PinMovedError,
+    ProtectedEnvironmentError,
+    UsageError,
+)
+from promptkit.registry import approvals
+from promptkit.registry.chained import ChainWriter
+from promptkit.registry.protection import Proposal, read_rules, review
 from promptkit.registry.published import read_version
-from promptkit.registry.records import ACTIONS, LedgerEntry, Pin, check_env
-from promptkit.registry.schema import ledger, ledger_head, pins, prompts
+from promptkit.registry.records import ACTIONS, LedgerEntry, MoveRequest, Pin, check_env
+from promptkit.registry.schema import ledger, pins
 
 __all__ = [
+    "approve",
     "move",
     "previous_pin",
     "read_history",
@@ -31,36 +41,90 @@ def move(
     engine: Engine, name: str, version: str, *, env: str, reason: str, actor: str,
     action: str = "pin", expect_hash: str | None = None,
 ) -> LedgerEntry:
-    """Point `name` in `env` at a published `version`, recording who, when and why. With
-    `expect_hash`, only if `env` still serves that content (compare-and-set, under the
-    name's lock): a decision taken on the current pin never lands on another one."""
+    """Point `name` in `env` at a published `version`, recording who, when and why, if the
+    environment's rules allow it (ProtectedEnvironmentError names the rule that does not;
+    ApprovalPendingError when it waits for approvals). With `expect_hash`, only if `env`
+    still serves that content (compare-and-set): a decision taken on the current pin never
+    lands on another one."""
     _check(env, reason, action)
     with write_transaction(engine) as conn:
-        _lock(conn, name)
+        chain = ChainWriter.lock(conn)
+        current = _current(conn, name, env)
         if expect_hash is not None:
-            current = _current(conn, name, env)
-            if current is None or current.content_hash != expect_hash:
-                now = f"{current.version} ({current.content_hash[:19]})" if current else "nothing"
-                raise PinMovedError(f"{name} in {env} moved while this {action} was decided: it "
-                                    f"serves {now} now, not {expect_hash[:19]}")
-        return _move(conn, name, env, version, reason, actor, action)
+            _expect(current, expect_hash, name, env, action)
+        done = _governed(chain, name, env, version, reason.strip(), actor, action, current)
+    return _settled(done)
 
 
 def rollback(
     engine: Engine, name: str, *, env: str, reason: str, actor: str, to: str | None = None,
 ) -> LedgerEntry:
-    """Move the pin back: to `to`, or to the version pinned before the current one."""
+    """Move the pin back: to `to`, or to the version pinned before the current one. A
+    rollback to a version `env` served before skips what its rules let a rollback skip."""
     _check(env, reason, "rollback")
     with write_transaction(engine) as conn:
-        _lock(conn, name)
-        if _current(conn, name, env) is None:
+        chain = ChainWriter.lock(conn)
+        current = _current(conn, name, env)
+        if current is None:
             raise NotPublishedError(f"{name} has no pin in {env}: nothing to roll back")
-        target = to or previous_pin(_moves(conn, name, env))
+        moves = _moves(conn, name, env)
+        target = to or previous_pin(moves)
         if target is None:
             raise NotPublishedError(
                 f"{name} in {env} has no earlier pin to roll back to: give --to VERSION"
             )
-        return _move(conn, name, env, target, reason, actor, "rollback")
+        served = target in {version for version, _ in moves}
+        done = _governed(chain, name, env, target, reason.strip(), actor, "rollback", current,
+                         served_before=served)
+    return _settled(done)
+
+
+def approve(engine: Engine, request_id: int, *, actor: str, reason: str = "",
+            reject: bool = False) -> tuple[MoveRequest, LedgerEntry | None]:
+    """Approve (or reject) a pending move as `actor`, one of the environment's approvers and
+    not its requester. When the approvals it needs are in, the move lands (its ledger row
+    names the approvers) if the environment still serves what it served when requested."""
+    with write_transaction(engine) as conn:
+        chain = ChainWriter.lock(conn)
+        request = approvals.read_request(conn, request_id)
+        rules = read_rules(conn, request.env)
+        _check_approver(request, rules.approvers, actor)
+        if reject:
+            approvals.add_event(chain, request, "reject", actor, reason or "rejected")
+            return approvals.read_request(conn, request_id), None
+        current = _current(conn, request.name, request.env)
+        if (current.content_hash if current else None) != request.expect_hash:
+            raise PinMovedError(f"{request.name} in {request.env} moved since request "
+                                f"#{request.id} was made: ask again")
+        approvals.add_event(chain, request, "approve", actor, reason or "approved")
+        approvers = (*request.approved_by, actor)
+        if len(approvers) < rules.approvals:
+            return approvals.read_request(conn, request_id), None
+        move_ = Proposal(request.name, request.env, request.version, request.content_hash,
+                         request.action, request.actor, current)
+        decision = review(conn, rules, move_, approved=True)
+        why = (f"{request.reason}; approved by {', '.join(approvers)} (request #{request.id})"
+               + _overrides(decision.overrides, request.env))
+        entry = _append_move(chain, request.name, request.env, request.version, why,
+                             request.actor, request.action, current)
+        approvals.add_event(chain, request, "done", actor, f"pin ledger row {entry.id}")
+        return approvals.read_request(conn, request_id), entry
+
+
+def _check_approver(request: MoveRequest, approvers: tuple[str, ...], actor: str) -> None:
+    rule = f"{request.env}'s rule approvals"
+    if request.state != "pending":
+        raise UsageError(f"move request #{request.id} is {request.state} already")
+    if actor == request.actor:
+        raise ProtectedEnvironmentError(
+            f"refused by {rule}: {actor} asked for request #{request.id} and cannot approve "
+            f"it too", env=request.env, rule="approvals")
+    if actor not in approvers:
+        raise ProtectedEnvironmentError(
+            f"refused by {rule}: {actor!r} is not one of its approvers "
+            f"({', '.join(approvers) or 'none'})", env=request.env, rule="approvals")
+    if actor in request.approved_by:
+        raise UsageError(f"{actor} approved request #{request.id} already")
 
 
 def _check(env: str, reason: str, action: str) -> None:
@@ -71,34 +135,65 @@ def _check(env: str, reason: str, action: str) -> None:
         raise UsageError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
 
 
-def _lock(conn: Connection, name: str) -> None:
-    """Serialise moves of one prompt: lock its row (SQLite already holds the write lock)."""
-    query = sa.select(prompts.c.name).where(prompts.c.name == name).with_for_update()
-    if conn.execute(query).first() is None:
-        raise NotPublishedError(f"nothing is published under the name {name!r}")
+def _expect(current: Pin | None, expect_hash: str, name: str, env: str, action: str) -> None:
+    if current is None or current.content_hash != expect_hash:
+        now = f"{current.version} ({current.content_hash[:19]})" if current else "nothing"
+        raise PinMovedError(f"{name} in {env} moved while this {action} was decided: it "
+                            f"serves {now} now, not {expect_hash[:19]}")
 
 
-def _move(
-    conn: Connection, name: str, env: str, version: str, reason: str, actor: str, action: str,
+def _governed(
+    chain: ChainWriter, name: str, env: str, version: str, reason: str, actor: str,
+    action: str, current: Pin | None, served_before: bool = False,
+) -> LedgerEntry | MoveRequest:
+    """The move if `env`'s rules allow it now, or the request that waits for approvals."""
+    target = read_version(chain.conn, name, version)
+    proposal = Proposal(name, env, version, target.content_hash, action, actor, current,
+                        served_before)
+    decision = review(chain.conn, read_rules(chain.conn, env), proposal)
+    if decision.wait_for_approval:
+        return approvals.open_request(chain, proposal, reason)
+    return _append_move(chain, name, env, version, reason + _overrides(decision.overrides, env),
+                        actor, action, current, target.content_hash)
+
+
+def _overrides(rules: tuple[str, ...], env: str) -> str:
+    return f" (overrides {env}'s rule {', '.join(rules)})" if rules else ""
+
+
+def _settled(done: LedgerEntry | MoveRequest) -> LedgerEntry:
+    """The ledger row; a request (committed by now) is raised as ApprovalPendingError."""
+    if isinstance(done, LedgerEntry):
+        return done
+    raise ApprovalPendingError(
+        f"{done.env} needs approval: the {done.action} of {done.name}@{done.version} is "
+        f"waiting as request #{done.id}; the pin has not moved. An approver runs "
+        f"`promptkit approve {done.id}`", env=done.env, request_id=done.id)
+
+
+def _append_move(
+    chain: ChainWriter, name: str, env: str, version: str, reason: str, actor: str,
+    action: str, current: Pin | None, content_hash: str | None = None,
 ) -> LedgerEntry:
-    target = read_version(conn, name, version)
-    current = _current(conn, name, env)
+    conn = chain.conn
+    if content_hash is None:
+        content_hash = read_version(conn, name, version).content_hash
     now = datetime.now(UTC)
     row: dict[str, Any] = {
         "name": name, "env": env, "from_version": current.version if current else None,
-        "to_version": version, "content_hash": target.content_hash, "actor": actor,
-        "at": now, "reason": reason.strip(), "action": action,
+        "to_version": version, "content_hash": content_hash, "actor": actor,
+        "at": now, "reason": reason, "action": action,
     }
-    row.update(chain_link(conn, row))
-    ledger_id = inserted_id(conn.execute(ledger.insert().values(**row)))
-    advance_head(conn, ledger_id, row["row_hash"])
-    pin_row = {"version": version, "content_hash": target.content_hash, "moved_at": now,
+    prev_hash = chain.head.row_hash
+    ledger_id = chain.append("pin", row)
+    pin_row = {"version": version, "content_hash": content_hash, "moved_at": now,
                "moved_by": actor, "ledger_id": ledger_id}
     if current is None:
         conn.execute(pins.insert().values(name=name, env=env, **pin_row))
     else:
         conn.execute(pins.update().where(pins.c.name == name, pins.c.env == env).values(**pin_row))
-    return LedgerEntry(id=ledger_id, **row)
+    return LedgerEntry(id=ledger_id, **row, prev_hash=prev_hash, row_hash=chain.head.row_hash,
+                       chain_seq=chain.head.seq, db_user=chain.db_user)
 
 
 def _current(conn: Connection, name: str, env: str) -> Pin | None:
@@ -143,31 +238,6 @@ def read_pins(conn: Connection, names: Iterable[str] | None = None) -> list[Pin]
     if names is not None:
         query = query.where(pins.c.name.in_(sorted(set(names))))
     return [_pin(r._mapping) for r in conn.execute(query)]
-
-
-def chain_link(conn: Connection, row: dict[str, Any]) -> dict[str, Any]:
-    """The new row's place in the chain: the head's hash and its own (the head row is
-    locked until the transaction ends, so the chain's writers take turns)."""
-    head = conn.execute(sa.select(ledger_head).where(ledger_head.c.id == 1)
-                        .with_for_update()).first()
-    prev_hash = head.row_hash if head is not None else None
-    return {"prev_hash": prev_hash, "row_hash": row_digest(row, prev_hash)}
-
-
-def advance_head(conn: Connection, ledger_id: int, row_hash: str) -> None:
-    conn.execute(ledger_head.update().where(ledger_head.c.id == 1)
-                 .values(ledger_id=ledger_id, row_hash=row_hash))
-
-
-def check_chain(conn: Connection, kept: LedgerHead | None = None) -> ChainCheck:
-    """Verify the whole ledger's hash chain (see `promptkit.registry.chain`)."""
-    rows = [dict(r) for r in conn.execute(sa.select(ledger).order_by(ledger.c.id)).mappings()]
-    return verify_chain(rows, read_head(conn), kept)
-
-
-def read_head(conn: Connection) -> LedgerHead:
-    row = conn.execute(sa.select(ledger_head).where(ledger_head.c.id == 1)).first()
-    return LedgerHead(row.ledger_id, row.row_hash) if row is not None else LedgerHead(None, None)
 
 
 def read_history(conn: Connection, name: str, env: str | None = None) -> list[LedgerEntry]:

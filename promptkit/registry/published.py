@@ -79,8 +79,11 @@ def read_version(conn: Connection, name: str, version: str) -> PublishedVersion:
     ).first()
     if row is None:
         known = _known_versions(conn, name)
+        if not known:
+            raise NotPublishedError(f"nothing is published under the name {name!r}; run "
+                                    f"`promptkit publish {name}`")
         raise NotPublishedError(
-            f"{name}@{version} is not published (published: {', '.join(known) or 'none'}); "
+            f"{name}@{version} is not published (published: {', '.join(known)}); "
             f"run `promptkit publish {name}`"
         )
     return _record(row._mapping)

@@ -134,6 +134,7 @@ class Resolver:
         self._applied = 0
         self._down: str | None = None
         self._warned = False
+        self._checked_pins: set[tuple[str, str, int]] = set()
 
     def get(self, name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
         """`get("sentiment", env="production")`, `get("sentiment", version="1.2.0")`, or a
@@ -230,6 +231,7 @@ class Resolver:
             return replace(entry, stale=True)
         if entry.content_hash != prompt.content_hash or entry.stale:
             self._save(prompt, pin.env, pin.ledger_id)
+        self._check_chain(pin)
         return Resolved(prompt, pin.env, "registry", False, pin.ledger_id)
 
     def _outage(self, *, check: int | None, reason: str) -> None:
@@ -298,11 +300,25 @@ class Resolver:
                 )
             prompt = self._published(name, pin.version, pin.content_hash)
             self._save(prompt, env, pin.ledger_id)
+            self._check_chain(pin)
             return Resolved(prompt, env, "registry", False, pin.ledger_id)
         row = self.registry.version(name, version or "")
         prompt = self._published(name, row.version, row.content_hash, row.source)
         self._save(prompt, None, None)
         return Resolved(prompt, None, "registry", False, None)
+
+    def _check_chain(self, pin: Pin) -> None:
+        """Warn (once per pin move) when the ledger row under a pin about to be served is
+        not what the chain wrote: changed, gone, or the pin was set by hand. Asked only when
+        a pin moves, off the callers' path."""
+        key = (pin.name, pin.env, pin.ledger_id)
+        if key in self._checked_pins:
+            return
+        self._checked_pins.add(key)
+        problem = self.registry.check_pin(pin)
+        if problem is not None:
+            _warn(f"promptkit: {pin.name}@{pin.env} serves {pin.version}, but {problem}; "
+                  f"run `promptkit history --verify`")
 
     def _published(self, name: str, version: str, content_hash: str, source: str | None = None
                    ) -> Prompt:

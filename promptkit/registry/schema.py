@@ -8,15 +8,20 @@ from sqlalchemy.engine import Connection
 
 from promptkit.db.migrations import migration
 from promptkit.db.types import UTCDateTime
-from promptkit.registry.chain import row_digest
+from promptkit.registry.chain import entry_digest
 
 __all__ = [
+    "CHAINED_TABLES",
     "COMPONENT",
     "METADATA",
+    "chain_head",
+    "env_rule_history",
+    "env_rules",
+    "gate_results",
     "ledger",
-    "ledger_head",
     "model_config_history",
     "model_configs",
+    "move_requests",
     "pins",
     "prompts",
     "versions",
@@ -126,19 +131,120 @@ def define_v2(metadata: sa.MetaData) -> None:
     )
 
 
+def _chain_columns() -> list[sa.Column[object]]:
+    """What every entry of the chain carries: its place, its hashes, the database user."""
+    return [
+        sa.Column("chain_seq", sa.Integer),
+        sa.Column("prev_hash", sa.String(HASH_LEN)),
+        sa.Column("row_hash", sa.String(HASH_LEN)),
+        sa.Column("db_user", sa.String(ACTOR_LEN)),
+    ]
+
+
+def _gate_results_v1(metadata: sa.MetaData) -> sa.Table:
+    """Gate verdicts as the evals component first stored them (`gate:m001_gate_results`)."""
+    return sa.Table(
+        "promptkit_gate_results", metadata,
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(NAME_LEN), nullable=False),
+        sa.Column("candidate_version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("candidate_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("baseline_version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("baseline_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("baseline_label", sa.String(ENV_LEN)),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(ACTOR_LEN), nullable=False),
+        sa.Index("ix_promptkit_gate_results_hashes", "name", "candidate_hash", "baseline_hash"),
+        sqlite_autoincrement=True,
+    )
+
+
+def define_v3(metadata: sa.MetaData) -> None:
+    """What m003 adds: one chain over pins, config changes, gates, rule changes and
+    approvals (with the database user of each), protected environments, move requests.
+    Frozen, like `define_v1`."""
+    metadata.remove(metadata.tables["promptkit_ledger_head"])
+    ledger_table = metadata.tables["promptkit_pin_ledger"]
+    ledger_table.append_column(sa.Column("chain_seq", sa.Integer))
+    ledger_table.append_column(sa.Column("db_user", sa.String(ACTOR_LEN)))
+    for column in _chain_columns():
+        metadata.tables["promptkit_model_config_history"].append_column(column)
+    gates = _gate_results_v1(metadata)
+    for column in _chain_columns():
+        gates.append_column(column)
+    sa.Table(
+        "promptkit_chain_head", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("seq", sa.Integer),
+        sa.Column("row_hash", sa.String(HASH_LEN)),
+    )
+    sa.Table(
+        "promptkit_env_rules", metadata,
+        sa.Column("env", sa.String(ENV_LEN), primary_key=True),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(ACTOR_LEN), nullable=False),
+    )
+    sa.Table(
+        "promptkit_env_rule_history", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("env", sa.String(ENV_LEN), nullable=False),
+        sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column("previous", sa.JSON()),
+        sa.Column("actor", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        *_chain_columns(),
+        sqlite_autoincrement=True,
+    )
+    sa.Table(
+        "promptkit_move_requests", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("request_id", sa.Integer),
+        sa.Column("event", sa.String(16), nullable=False),
+        sa.Column("name", sa.String(NAME_LEN), nullable=False),
+        sa.Column("env", sa.String(ENV_LEN), nullable=False),
+        sa.Column("version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("content_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("expect_hash", sa.String(HASH_LEN)),
+        sa.Column("actor", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        *_chain_columns(),
+        sa.Index("ix_promptkit_move_requests_request", "request_id"),
+        sqlite_autoincrement=True,
+    )
+
+
 METADATA = sa.MetaData()
 """The tables as they are now. When a step changes a table, change it here too (and leave
 `define_v1` alone); a test compares a migrated database with these definitions."""
 define_v1(METADATA)
 define_v2(METADATA)
+define_v3(METADATA)
 
 prompts = METADATA.tables["promptkit_prompts"]
 versions = METADATA.tables["promptkit_versions"]
 model_configs = METADATA.tables["promptkit_model_configs"]
 model_config_history = METADATA.tables["promptkit_model_config_history"]
 ledger = METADATA.tables["promptkit_pin_ledger"]
-ledger_head = METADATA.tables["promptkit_ledger_head"]
 pins = METADATA.tables["promptkit_pins"]
+gate_results = METADATA.tables["promptkit_gate_results"]
+chain_head = METADATA.tables["promptkit_chain_head"]
+env_rules = METADATA.tables["promptkit_env_rules"]
+env_rule_history = METADATA.tables["promptkit_env_rule_history"]
+move_requests = METADATA.tables["promptkit_move_requests"]
+
+CHAINED_TABLES: dict[str, sa.Table] = {
+    "pin": ledger, "config": model_config_history, "gate": gate_results,
+    "rules": env_rule_history, "approval": move_requests,
+}
+"""The table of each kind of chained entry (see `promptkit.registry.chain`)."""
 
 
 @migration(COMPONENT)
@@ -152,17 +258,61 @@ def m001_registry_tables(conn: Connection) -> None:
 @migration(COMPONENT)
 def m002_ledger_chain(conn: Connection) -> None:
     """The ledger's hash chain: every existing row hashed in order, and the head stored."""
-    columns = {c["name"] for c in sa.inspect(conn).get_columns(ledger.name)}
-    for column in ("prev_hash", "row_hash"):
-        if column not in columns:
-            conn.execute(sa.text(f"ALTER TABLE {ledger.name} ADD COLUMN {column} "
-                                 f"VARCHAR({HASH_LEN})"))
-    ledger_head.create(conn, checkfirst=True)
+    snapshot = sa.MetaData()
+    define_v1(snapshot)
+    define_v2(snapshot)
+    old_ledger, head = snapshot.tables[ledger.name], snapshot.tables["promptkit_ledger_head"]
+    _add_columns(conn, old_ledger, ("prev_hash", "row_hash"))
+    head.create(conn, checkfirst=True)
     previous: str | None = None
     last: int | None = None
-    for row in conn.execute(sa.select(ledger).order_by(ledger.c.id)).mappings().all():
-        digest = row_digest(dict(row), previous)
-        conn.execute(ledger.update().where(ledger.c.id == row["id"])
+    for row in conn.execute(sa.select(old_ledger).order_by(old_ledger.c.id)).mappings().all():
+        digest = entry_digest("pin", dict(row), previous)
+        conn.execute(old_ledger.update().where(old_ledger.c.id == row["id"])
                      .values(prev_hash=previous, row_hash=digest))
         previous, last = digest, row["id"]
-    conn.execute(ledger_head.insert().values(id=1, ledger_id=last, row_hash=previous))
+    conn.execute(head.insert().values(id=1, ledger_id=last, row_hash=previous))
+
+
+@migration(COMPONENT)
+def m003_one_chain(conn: Connection) -> None:
+    """One chain over every governed change: pin moves keep their hashes and take their id
+    as their place; config changes and gate verdicts made before are appended after them,
+    oldest first. Adds protected environments and move requests; the gate verdicts' table
+    becomes the registry's."""
+    snapshot = sa.MetaData()
+    for define in (define_v1, define_v2, define_v3):
+        define(snapshot)
+    tables = snapshot.tables
+    _add_columns(conn, tables[ledger.name], ("chain_seq", "db_user"))
+    conn.execute(sa.text(f"UPDATE {ledger.name} SET chain_seq = id"))
+    _add_columns(conn, tables[model_config_history.name],
+                 ("chain_seq", "prev_hash", "row_hash", "db_user"))
+    if sa.inspect(conn).has_table(gate_results.name):
+        _add_columns(conn, tables[gate_results.name],
+                     ("chain_seq", "prev_hash", "row_hash", "db_user"))
+    names = [gate_results.name, chain_head.name, env_rules.name, env_rule_history.name,
+             move_requests.name]
+    snapshot.create_all(conn, tables=[tables[n] for n in names], checkfirst=True)
+    old_head = conn.execute(sa.text("SELECT ledger_id, row_hash FROM promptkit_ledger_head "
+                                    "WHERE id = 1")).first()
+    seq, previous = (old_head[0], old_head[1]) if old_head is not None else (None, None)
+    earlier = [(kind, dict(row)) for kind in ("config", "gate")
+               for row in conn.execute(sa.select(tables[CHAINED_TABLES[kind].name])).mappings()]
+    for kind, row in sorted(earlier, key=lambda item: (item[1]["at"], item[0], item[1]["id"])):
+        table = tables[CHAINED_TABLES[kind].name]
+        digest, seq = entry_digest(kind, row, previous), (seq or 0) + 1
+        conn.execute(table.update().where(table.c.id == row["id"])
+                     .values(chain_seq=seq, prev_hash=previous, row_hash=digest))
+        previous = digest
+    conn.execute(tables[chain_head.name].insert().values(id=1, seq=seq, row_hash=previous))
+    conn.execute(sa.text("DROP TABLE promptkit_ledger_head"))
+
+
+def _add_columns(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    """ALTER TABLE ADD COLUMN for each of `names` the table does not have yet."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))

@@ -11,16 +11,24 @@ from sqlalchemy.engine import Connection, Engine
 
 from promptkit.config import Settings, load_settings
 from promptkit.core.types import ModelConfig
-from promptkit.db.engine import create_registry_engine, redact, unavailable_as_error
+from promptkit.db.engine import (
+    create_registry_engine,
+    redact,
+    unavailable_as_error,
+    write_transaction,
+)
 from promptkit.db.migrations import migrate
 from promptkit.errors import ImmutableVersionError, PromptError
-from promptkit.registry import configs, pins
+from promptkit.registry import approvals, chained, configs, gates, pins, protection
 from promptkit.registry import published as stored
 from promptkit.registry.chain import ChainCheck, LedgerHead
 from promptkit.registry.records import (
     ConfigChange,
+    EnvRules,
+    GateRecord,
     GitInfo,
     LedgerEntry,
+    MoveRequest,
     Pin,
     PublishedVersion,
     PublishOutcome,
@@ -157,15 +165,71 @@ class Registry:
         with self._reading() as conn:
             return pins.read_history(conn, name, env)
 
-    def verify_ledger(self, kept: LedgerHead | None = None) -> ChainCheck:
-        """Check the ledger's hash chain (and that it passes through a head kept elsewhere)."""
+    def approve(self, request_id: int, *, actor: str | None = None, reason: str = "",
+                reject: bool = False) -> tuple[MoveRequest, LedgerEntry | None]:
+        """Approve (or reject) pending move `request_id`; returns the request as it is now
+        and the ledger row when this approval completed the move."""
+        who = actor or default_actor()
+        return self._run(lambda e: pins.approve(e, request_id, actor=who, reason=reason,
+                                                reject=reject))
+
+    def requests(self, *, pending: bool = True) -> list[MoveRequest]:
+        """Move requests waiting for approvals (or all of them), oldest first."""
         with self._reading() as conn:
-            return pins.check_chain(conn, kept)
+            found = approvals.read_requests(conn)
+        return [r for r in found if r.state == "pending" or not pending]
+
+    def verify_ledger(self, kept: LedgerHead | None = None) -> ChainCheck:
+        """Check the hash chain over pin moves, config changes, gates, rule changes and
+        approvals (and that it passes through a head kept elsewhere)."""
+        with self._reading() as conn:
+            return chained.check_chain(conn, kept)
 
     def ledger_head(self) -> LedgerHead:
-        """The newest ledger row's id and hash: export it to catch a rewrite later."""
+        """The chain's newest entry (place and hash): export it to catch a rewrite later."""
         with self._reading() as conn:
-            return pins.read_head(conn)
+            return chained.read_head(conn)
+
+    def check_pin(self, pin: Pin) -> str | None:
+        """What is wrong with the ledger row under `pin` (None: it is what the ledger says)."""
+        with self._reading() as conn:
+            return chained.check_pin(conn, pin)
+
+    # -- protected environments ---------------------------------------------------------
+
+    def rules(self, env: str) -> EnvRules:
+        with self._reading() as conn:
+            return protection.read_rules(conn, env)
+
+    def all_rules(self) -> list[EnvRules]:
+        with self._reading() as conn:
+            return protection.read_all_rules(conn)
+
+    def protect(self, rules: EnvRules, *, reason: str, actor: str | None = None) -> EnvRules:
+        """Replace `rules.env`'s rules (recorded, chained, with who and why)."""
+        who = actor or default_actor()
+        return self._run(lambda e: protection.write_rules(e, rules, actor=who, reason=reason))
+
+    # -- gate verdicts ------------------------------------------------------------------
+
+    def record_gate(self, row: dict[str, Any]) -> GateRecord:
+        """Store one gate verdict (the columns of `promptkit_gate_results`)."""
+        def write(engine: Engine) -> GateRecord:
+            with write_transaction(engine) as conn:
+                return gates.record_gate(chained.ChainWriter.lock(conn), row)
+        return self._run(write)
+
+    def gates(self, name: str, *, candidate_hash: str | None = None,
+              baseline_hash: str | None = None) -> list[GateRecord]:
+        """Gate verdicts for `name` (of these hashes), newest first."""
+        with self._reading() as conn:
+            return gates.read_gates(conn, name, candidate_hash=candidate_hash,
+                                    baseline_hash=baseline_hash)
+
+    def passing_gate(self, name: str, candidate_hash: str,
+                     baseline_hash: str) -> GateRecord | None:
+        with self._reading() as conn:
+            return gates.passing_gate(conn, name, candidate_hash, baseline_hash)
 
     # -- model configs ------------------------------------------------------------------
 

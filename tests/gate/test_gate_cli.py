@@ -10,7 +10,6 @@ from pathlib import Path
 from gate_helpers import CASES, CRITICAL, REGRESSED, Invoke, gate_json
 
 from promptkit.config import load_settings
-from promptkit.evals.gate_store import GateStore
 from promptkit.registry import Registry
 
 
@@ -150,7 +149,7 @@ def test_the_verdict_is_stored_for_promote(promptkit: Invoke, gate_project: Path
     code, _, err = promptkit("gate", "parity", "--candidate", "1.2.0", "--baseline", "1.0.0")
     assert code == 0 and "gate #2 passed: parity@1.2.0 against 1.0.0" in err
     registry = Registry(load_settings(gate_project).database_url)
-    records = GateStore(registry).records("parity")
+    records = registry.gates("parity")
     assert [(r.candidate_version, r.passed, r.actor) for r in records] == [
         ("1.2.0", True, "alice@ci"), ("1.1.0", False, "alice@ci")]
     assert records[1].summary["flips"][0]["case_id"] == REGRESSED[0]

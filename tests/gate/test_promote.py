@@ -11,7 +11,6 @@ from gate_helpers import Invoke
 
 from promptkit.config import load_settings
 from promptkit.errors import PromotionRefusedError, UsageError
-from promptkit.evals.gate_store import GateStore
 from promptkit.evals.promotion import promote
 from promptkit.registry import Registry
 
@@ -102,15 +101,15 @@ def test_a_pin_moved_between_the_gate_check_and_the_move_refuses_the_promotion(
     the promotion must not land on 0.9.0, which 1.2.0 was never gated against."""
     assert pinned("gate", "parity", "--candidate", "1.2.0", "--baseline", "production")[0] == 0
     registry = Registry(load_settings(gate_project).database_url)
-    passing = GateStore.passing
+    passing = Registry.passing_gate
 
-    def check_then_race(self: GateStore, *args: str) -> object:
+    def check_then_race(self: Registry, *args: str) -> object:
         found = passing(self, *args)
         Registry(load_settings(gate_project).database_url).pin(
             "parity", "0.9.0", env="production", reason="incident: roll back", actor="bob")
         return found
 
-    monkeypatch.setattr(GateStore, "passing", check_then_race)
+    monkeypatch.setattr(Registry, "passing_gate", check_then_race)
     with pytest.raises(PromotionRefusedError, match=r"gate passed against 1\.0\.0, but parity "
                        r"in production moved .* serves 0\.9\.0"):
         promote(registry, "parity", "1.2.0", env="production")

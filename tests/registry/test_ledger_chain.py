@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from promptkit.cli import cli
-from promptkit.registry import Registry
-from promptkit.registry.chain import LedgerHead, row_digest
-from promptkit.registry.schema import ledger, ledger_head
+from promptkit.db.migrations import MIGRATIONS_TABLE
+from promptkit.registry import Registry, schema
+from promptkit.registry.chain import CHAINED_FIELDS, LedgerHead, entry_digest
+from promptkit.registry.schema import chain_head, ledger
 from promptkit.templates.library import PromptLibrary
 
 
@@ -51,7 +52,7 @@ def test_a_changed_row_is_named(moved: Registry) -> None:
     sql(moved, ledger.update().where(ledger.c.id == second).values(to_version="1.2.0"))
     check = moved.verify_ledger()
     assert (check.ok, check.row) == (False, second)
-    assert check.problem == f"row {second} was changed after it was written"
+    assert check.problem == f"pin ledger row {second} was changed after it was written"
 
 
 def test_a_deleted_row_is_found_at_the_row_after_it(moved: Registry) -> None:
@@ -59,8 +60,8 @@ def test_a_deleted_row_is_found_at_the_row_after_it(moved: Registry) -> None:
     sql(moved, sa.delete(ledger).where(ledger.c.id == rows[2]))
     check = moved.verify_ledger()
     assert check.row == rows[3]
-    assert f"row {rows[3]} does not follow row {rows[1]}: a row between them was deleted" in (
-        check.problem or "")
+    assert (f"pin ledger row {rows[3]} does not follow pin ledger row {rows[1]}: an entry "
+            f"between them was deleted") in (check.problem or "")
 
 
 def test_the_newest_row_deleted_is_found_against_the_head(moved: Registry) -> None:
@@ -69,7 +70,7 @@ def test_the_newest_row_deleted_is_found_against_the_head(moved: Registry) -> No
         conn.execute(sa.text("DELETE FROM promptkit_pins WHERE env = 'staging'"))
         conn.execute(sa.delete(ledger).where(ledger.c.id == rows[-1]))
     check = moved.verify_ledger()
-    assert not check.ok and "rows after it were deleted" in (check.problem or "")
+    assert not check.ok and "entries after it were deleted" in (check.problem or "")
 
 
 def test_a_row_inserted_by_hand_is_named(moved: Registry) -> None:
@@ -79,7 +80,8 @@ def test_a_row_inserted_by_hand_is_named(moved: Registry) -> None:
     sql(moved, ledger.insert().values(**row))
     check = moved.verify_ledger()
     assert check.row == ids(moved)[-1]
-    assert check.problem == f"row {ids(moved)[-1]} has no hash: it was inserted by hand"
+    assert check.problem == (f"pin ledger row {ids(moved)[-1]} has no hash: it was inserted "
+                             f"by hand")
 
 
 def test_a_rewrite_of_the_whole_table_is_caught_against_an_exported_head(
@@ -92,14 +94,14 @@ def test_a_rewrite_of_the_whole_table_is_caught_against_an_exported_head(
         rows[1]["reason"] = "nothing to see"
         previous = None
         for row in rows:
-            row["prev_hash"], row["row_hash"] = previous, row_digest(row, previous)
+            row["prev_hash"], row["row_hash"] = previous, entry_digest("pin", row, previous)
             conn.execute(ledger.update().where(ledger.c.id == row["id"]).values(
                 reason=row["reason"], prev_hash=row["prev_hash"], row_hash=row["row_hash"]))
             previous = row["row_hash"]
-        conn.execute(sa.update(ledger_head).values(row_hash=previous))
+        conn.execute(sa.update(chain_head).values(row_hash=previous))
     assert moved.verify_ledger().ok  # consistent in itself
     check = moved.verify_ledger(kept)
-    assert not check.ok and "the ledger was rewritten" in (check.problem or "")
+    assert not check.ok and "the history was rewritten" in (check.problem or "")
 
 
 def test_history_verify_exits_1_naming_the_row_and_0_when_untouched(
@@ -118,34 +120,73 @@ def test_history_verify_exits_1_naming_the_row_and_0_when_untouched(
     head_file = project / "head.txt"
     assert run("--verify", "--export-head", str(head_file))[0] == 0
     assert run("--verify", "--head", str(head_file)) == (
-        0, f"ledger verified: 2 rows, head {registry.ledger_head().line()}\n")
+        0, f"history verified: 2 entries, head {registry.ledger_head().line()}\n")
     first = ids(registry)[0]
     sql(registry, ledger.update().where(ledger.c.id == first).values(actor="someone else"))
     code, out = run("--verify")
-    assert (code, out) == (1, f"ledger broken: row {first} was changed after it was written\n")
+    assert (code, out) == (1, f"history broken: pin ledger row {first} was changed after it "
+                           f"was written\n")
     pins = CliRunner().invoke(cli, ["--project", str(project), "pins"])
     assert pins.exit_code == 0 and "sentiment" in pins.stdout
-    assert pins.stderr == (f"warning: the pin ledger's hash chain is broken (row {first} was "
-                           f"changed after it was written); these pins may not be what the "
-                           f"ledger says they are\n")
+    assert pins.stderr == (f"warning: the registry's hash chain is broken (pin ledger row "
+                           f"{first} was changed after it was written); these pins may not be "
+                           f"what the ledger says they are\n")
 
 
-def test_an_existing_ledger_is_chained_by_the_migration(
+def test_a_registry_from_before_the_chain_is_chained_by_the_migrations(
     tmp_path: Path, library: PromptLibrary
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    registry = Registry(url)
-    registry.publish_library(library)
-    registry.pin("sentiment", "1.0.0", env="production", reason="one")
-    registry.pin("sentiment", "1.1.0", env="production", reason="two")
-    with registry.engine.begin() as conn:  # as a registry written before the chain was
-        conn.execute(ledger.update().values(prev_hash=None, row_hash=None))
-        conn.execute(sa.text("DROP TABLE promptkit_ledger_head"))
-        conn.execute(sa.text("DELETE FROM promptkit_migrations "
-                             "WHERE name = 'm002_ledger_chain'"))
+    """A database at m001 with pin moves, a config change and a gate verdict (stored as the
+    evals component did then) is chained by m002 and m003: the pin moves first, keeping the
+    hashes m002 gave them, then the rest by time; and it goes on from there."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        old = sa.MetaData()
+        schema.define_v1(old)
+        gates_v1 = schema._gate_results_v1(old)
+        old.create_all(conn)
+        MIGRATIONS_TABLE.create(conn)
+        for step in ("m001_registry_tables",):
+            conn.execute(MIGRATIONS_TABLE.insert().values(
+                component="registry", name=step, applied_at=datetime.now()))
+    registry = Registry(str(engine.url))
+    with engine.begin() as conn:  # as the code of then wrote them
+        prompt = library.load("sentiment", "1.0.0")
+        now = datetime.now(UTC)
+        conn.execute(old.tables["promptkit_prompts"].insert().values(
+            name="sentiment", created_at=now, created_by="old"))
+        conn.execute(old.tables["promptkit_versions"].insert().values(
+            name="sentiment", version="1.0.0", content_hash=prompt.content_hash,
+            source=prompt.source, meta={}, published_at=now, published_by="old"))
+        for reason in ("one", "two"):
+            conn.execute(old.tables["promptkit_pin_ledger"].insert().values(
+                name="sentiment", env="production", from_version=None, to_version="1.0.0",
+                content_hash=prompt.content_hash, actor="old", at=now, reason=reason,
+                action="pin"))
+        conn.execute(old.tables["promptkit_model_config_history"].insert().values(
+            name="default", revision=1, config={"name": "default", "model": "m"},
+            actor="old", at=now, reason="create"))
+        conn.execute(gates_v1.insert().values(
+            name="sentiment", candidate_version="1.0.0", candidate_hash=prompt.content_hash,
+            baseline_version="1.0.0", baseline_hash=prompt.content_hash, passed=True,
+            summary="{}", at=now, actor="old"))
+    applied = registry.migrate()
+    assert "registry:m002_ledger_chain" in applied and "registry:m003_one_chain" in applied
+    check = registry.verify_ledger(LedgerHead(2, _m002_hash(registry, 2)))
+    assert check.ok and check.rows == 4 and check.head.seq == 4
+    registry.publish_library(library, ["sentiment"])
+    registry.pin("sentiment", "1.1.0", env="production", reason="three")
+    assert registry.verify_ledger().rows == 5 and registry.verify_ledger().ok
     registry.close()
-    upgraded = Registry(url)
-    check = upgraded.verify_ledger()
-    assert check.ok and check.rows == 2 and check.head.ledger_id == 2
-    upgraded.pin("sentiment", "1.2.0", env="production", reason="three")
-    assert upgraded.verify_ledger().rows == 3 and upgraded.verify_ledger().ok
+
+
+def _m002_hash(registry: Registry, ledger_id: int) -> str:
+    """The hash m002 gives pin ledger row `ledger_id`: over the pin fields alone."""
+    with registry.engine.connect() as conn:
+        rows = conn.execute(sa.select(ledger).where(ledger.c.id <= ledger_id)
+                            .order_by(ledger.c.id)).mappings().all()
+    previous = None
+    for row in rows:
+        previous = entry_digest("pin", {f: row[f] for f in CHAINED_FIELDS["pin"]}, previous)
+    assert previous is not None
+    return previous

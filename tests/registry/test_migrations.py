@@ -52,7 +52,8 @@ def test_another_component_registers_its_own_steps(
     engine = Registry(sqlite_url).engine
     assert migrate(engine, ["calllog"]) == ["calllog:m001_calls", "calllog:m002_calls_model"]
     assert migrate(engine, ["registry"]) == ["registry:m001_registry_tables",
-                                             "registry:m002_ledger_chain"]
+                                             "registry:m002_ledger_chain",
+                                             "registry:m003_one_chain"]
     migrate(engine)
     assert migrate(engine) == []
     with engine.connect() as conn:
