@@ -86,6 +86,6 @@ def check_pin(conn: Connection, pin: Pin) -> str | None:
     if row["row_hash"] is None or entry_digest("pin", row, row["prev_hash"]) != row["row_hash"]:
         return f"pin ledger row {pin.ledger_id}, which put the pin there, was changed"
     if (row["to_version"], row["content_hash"]) != (pin.version, pin.content_hash):
-        return (f"the pin serves {pin.version} but pin ledger row {pin.ledger_id} moved it "
-                f"to {row['to_version']}: the pin was set by hand")
+        return (f"pin ledger row {pin.ledger_id} moved it to {row['to_version']}: the pin was "
+                f"set by hand")
     return None

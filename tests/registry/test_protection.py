@@ -5,21 +5,26 @@ in the hash chain with the database user that wrote it."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from promptkit.cli import cli
 from promptkit.errors import (
     ApprovalPendingError,
     PinMovedError,
     ProtectedEnvironmentError,
     UsageError,
 )
-from promptkit.registry import Registry
+from promptkit.registry import Registry, Resolver
 from promptkit.registry.records import EnvRules
-from promptkit.registry.schema import env_rule_history, ledger, move_requests
+from promptkit.registry.schema import env_rule_history, ledger, move_requests, pins
 from promptkit.templates.library import PromptLibrary
 
 
@@ -216,3 +221,85 @@ def test_the_database_user_is_recorded_next_to_the_claimed_actor(live: Registry)
             conn.execute(ledger.update().where(ledger.c.id == entry.id).values(db_user="admin"))
         assert live.verify_ledger().problem == (
             f"pin ledger row {entry.id} was changed after it was written")
+
+
+# -- through the CLI, as a release engineer and an approver would --------------------------
+
+@pytest.fixture
+def run(project: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+    monkeypatch.setenv("PROMPTKIT_DB_URL", db_url)
+
+    def invoke(actor: str, *args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, list(args), env={"PROMPTKIT_ACTOR": actor})
+        return result.exit_code, result.stdout, result.stderr
+
+    assert invoke("admin", "publish")[0] == 0
+    assert invoke("alice", "pin", "sentiment", "1.0.0", "--env", "production",
+                  "--reason", "first")[0] == 0
+    return invoke
+
+
+Invoke = Callable[..., tuple[int, str, str]]
+
+
+def test_a_refusal_is_one_line_naming_the_rule_exit_1(run: Invoke) -> None:
+    code, out, _ = run("admin", "env", "protect", "production", "--require-gate",
+                       "--reason", "release policy")
+    assert code == 0
+    assert out.splitlines() == [
+        "production (rules revision 1):",
+        "  a move needs a passing gate against what it serves now",
+        "  a rollback to a version it served before skips gate and approval"]
+    code, out, err = run("alice", "pin", "sentiment", "1.1.0", "--env", "production",
+                         "--reason", "ship")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith(
+        "error: refused by production's rule require_gate: pin of sentiment@1.1.0")
+
+
+def test_a_pending_move_is_approved_from_the_command_line(run: Invoke) -> None:
+    run("admin", "env", "protect", "production", "--approver", "bob", "--reason", "review")
+    code, _, err = run("alice", "pin", "sentiment", "1.1.0", "--env", "production",
+                       "--reason", "ship")
+    assert code == 1 and "waiting as request #" in err and "promptkit approve" in err
+    code, out, _ = run("bob", "approve")
+    assert code == 0 and out.startswith("#") and "pending  pin sentiment@1.1.0 to production " in out
+    request_id = out.split()[0][1:]
+    assert "by alice" in out
+    assert run("alice", "approve", request_id)[0] == 1  # the requester cannot approve
+    code, out, _ = run("bob", "approve", request_id, "--reason", "checked")
+    assert code == 0
+    assert out.startswith("sentiment@production: 1.0.0 -> 1.1.0  (pin #")
+    assert f"approved by bob (request #{request_id})" in out
+    code, out, _ = run("bob", "history", "--verify")
+    assert code == 0 and out.startswith("history verified: 6 entries")
+    code, out, _ = run("bob", "env", "show")
+    assert "a move needs 1 approval(s) from bob (never the requester)" in out
+
+
+def test_the_resolver_warns_when_the_ledger_under_its_pin_is_not_what_was_written(
+    live: Registry,
+) -> None:
+    live.pin("sentiment", "1.1.0", env="production", reason="ship", actor="alice")
+    assert _served(live) == ("1.1.0", [])
+    target = live.version("sentiment", "1.2.0")
+    with live.engine.begin() as conn:  # point production elsewhere, around the ledger
+        conn.execute(pins.update().where(pins.c.env == "production").values(
+            version="1.2.0", content_hash=target.content_hash))
+    version, warned = _served(live)
+    assert version == "1.2.0"
+    assert warned == ["promptkit: sentiment@production serves 1.2.0, but pin ledger row 2 "
+                      "moved it to 1.1.0: the pin was set by hand; run `promptkit history "
+                      "--verify`"]
+    with live.engine.begin() as conn:
+        conn.execute(ledger.update().where(ledger.c.id == 2).values(to_version="1.2.0",
+                                                                      reason="shh"))
+    assert "pin ledger row 2, which put the pin there, was changed" in _served(live)[1][0]
+
+
+def _served(registry: Registry) -> tuple[str, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resolver = Resolver(registry, cache_dir=None)
+        version = resolver.get("sentiment", "production").prompt.version
+    return version, [str(w.message) for w in caught]
