@@ -104,7 +104,7 @@ def approve(engine: Engine, request_id: int, *, actor: str, reason: str = "",
                          request.action, request.actor, current)
         decision = review(conn, rules, move_, approved=True)
         why = (f"{request.reason}; approved by {', '.join(approvers)} (request #{request.id})"
-               + _overrides(decision.overrides, request.env))
+               + decision.note(request.env))
         entry = _append_move(chain, request.name, request.env, request.version, why,
                              request.actor, request.action, current)
         approvals.add_event(chain, request, "done", actor, f"pin ledger row {entry.id}")
@@ -153,12 +153,8 @@ def _governed(
     decision = review(chain.conn, read_rules(chain.conn, env), proposal)
     if decision.wait_for_approval:
         return approvals.open_request(chain, proposal, reason)
-    return _append_move(chain, name, env, version, reason + _overrides(decision.overrides, env),
-                        actor, action, current, target.content_hash)
-
-
-def _overrides(rules: tuple[str, ...], env: str) -> str:
-    return f" (overrides {env}'s rule {', '.join(rules)})" if rules else ""
+    return _append_move(chain, name, env, version, reason + decision.note(env), actor, action,
+                        current, target.content_hash)
 
 
 def _settled(done: LedgerEntry | MoveRequest) -> LedgerEntry:

@@ -44,6 +44,18 @@ class Decision:
 
     wait_for_approval: bool = False
     overrides: tuple[str, ...] = ()
+    skips: tuple[str, ...] = ()
+    """Rules a rollback to a version served before did not have to pass."""
+
+    def note(self, env: str) -> str:
+        """What the ledger row's reason adds, so nobody wonders how the move got through."""
+        said = []
+        if self.overrides:
+            said.append(f"overrides {env}'s rule {', '.join(self.overrides)}")
+        if self.skips:
+            said.append(f"a rollback to a version {env} served before: skips its rule "
+                        f"{', '.join(self.skips)}")
+        return f" ({'; '.join(said)})" if said else ""
 
 
 def review(conn: Connection, rules: EnvRules, move: Proposal, *,
@@ -55,12 +67,18 @@ def review(conn: Connection, rules: EnvRules, move: Proposal, *,
                        f"may move its pins")
     skips = rules.rollback_skips if move.action == "rollback" and move.served_before else ()
     overrides: tuple[str, ...] = ()
-    if rules.require_gate and "gate" not in skips and _needs_gate(conn, move):
-        if move.action != "force":
+    skipped: list[str] = []
+    if rules.require_gate and _needs_gate(conn, move):
+        if "gate" in skips:
+            skipped.append("require_gate")
+        elif move.action != "force":
             raise _no_gate(move)
-        overrides = ("require_gate",)
+        else:
+            overrides = ("require_gate",)
+    if rules.approvals and not approved and "approval" in skips:
+        skipped.append("approvals")
     wait = bool(rules.approvals) and "approval" not in skips and not approved
-    return Decision(wait, overrides)
+    return Decision(wait, overrides, tuple(skipped))
 
 
 def _needs_gate(conn: Connection, move: Proposal) -> bool:

@@ -156,6 +156,8 @@ def test_an_incident_rollback_to_a_served_version_needs_only_a_reason(live: Regi
                  reason="lock it down")
     entry = live.rollback("sentiment", env="production", reason="incident", actor="alice")
     assert (entry.to_version, serving(live)) == ("1.0.0", "1.0.0")
+    assert entry.reason == ("incident (a rollback to a version production served before: "
+                            "skips its rule require_gate, approvals)")
     # a "rollback" to a version production never served is a release: every rule applies
     with pytest.raises(ProtectedEnvironmentError, match="require_gate"):
         live.rollback("sentiment", env="production", reason="sneak", actor="alice", to="1.2.0")
