@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +40,14 @@ class Project:
     """What every command needs, loaded on first use."""
 
     root: Path | None = None
+    quiet: bool = False
+    verbose: bool = False
+
+    def info(self, message: str) -> None:
+        """A note on stderr (what was stored where, what a decision relied on); --quiet
+        drops it. Results go to stdout, errors and warnings always to stderr."""
+        if not self.quiet:
+            click.echo(message, err=True)
 
     @cached_property
     def settings(self) -> Settings:
@@ -126,11 +135,23 @@ class _Group(click.Group):
     "--project", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Project folder (default: the nearest folder with pyproject.toml or prompts/).",
 )
+@click.option("-q", "--quiet", is_flag=True,
+              help="Only results, warnings and errors: no notes, no progress line.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also log what promptkit does (retries, registry checks) to stderr.")
 @click.version_option(package_name="promptkit")
 @click.pass_context
-def cli(ctx: click.Context, root: Path | None) -> None:
-    """promptkit: prompts releasable like code: versioned, tested, gated, pinned."""
-    ctx.obj = Project(root=root)
+def cli(ctx: click.Context, root: Path | None, quiet: bool, verbose: bool) -> None:
+    """promptkit: prompts releasable like code: versioned, tested, gated, pinned.
+
+    Progress of long commands shows on a terminal only (never in CI logs or pipes);
+    NO_COLOR is honoured."""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other: give one")
+    if verbose:
+        logging.basicConfig(format="%(name)s: %(message)s")
+        logging.getLogger("promptkit").setLevel(logging.INFO)
+    ctx.obj = Project(root=root, quiet=quiet, verbose=verbose)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from promptkit.cli.app import EXIT_FAILURE, Project, cli, pass_project, retries_option
+from promptkit.cli.progress import watching
 from promptkit.errors import PromotionRefusedError
 from promptkit.evals import EvalOptions, EvalSession
 from promptkit.evals.gate import GateReport, Thresholds
@@ -96,12 +97,13 @@ def gate_command(project: Project, name: str, candidate: str | None, baseline: s
     if candidate is None:
         raise click.UsageError("--candidate is required (or --plan)")
     try:
-        report = gate.run(name, candidate=candidate, baseline=baseline, suites=suites)
+        with watching(session, f"gate {name}@{candidate} vs {baseline}", quiet=project.quiet):
+            report = gate.run(name, candidate=candidate, baseline=baseline, suites=suites)
     finally:
         session.finish()
     session.results.extend(gate.ran)
     session.save_results()
-    _store(session.registry, report)
+    _store(project, session.registry, report)
     for path in reports:
         write_report(report, path)
     click.echo(report_json(report) if as_json else markdown_summary(report), nl=False)
@@ -124,11 +126,11 @@ def _plan(gate: Gate, name: str, baseline: str, suites: tuple[str, ...], effect:
         click.echo(f"  {line}")
 
 
-def _store(registry: Registry, report: GateReport) -> None:
+def _store(project: Project, registry: Registry, report: GateReport) -> None:
     record = store_verdict(registry, report)
     registry.close()
     if record is not None:
-        click.echo(f"{record.line()} (stored in {registry.url})", err=True)
+        project.info(f"{record.line()} (stored in {registry.url})")
 
 
 @cli.command("promote")
@@ -158,4 +160,4 @@ def promote_command(project: Project, name: str, version: str, env: str, reason:
     click.echo(f"{entry.name}@{entry.env}: {entry.from_version or '(none)'} -> "
                f"{entry.to_version}  ({entry.action} #{entry.id} by {entry.actor}; {how})")
     if done.gate is not None:
-        click.echo(f"relying on {done.gate.line()}", err=True)
+        project.info(f"relying on {done.gate.line()}")

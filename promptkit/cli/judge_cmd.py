@@ -38,6 +38,6 @@ def calibrate_command(project: Project, suite: str, record: str, model: str | No
         session.finish()
     for calibration in run.calibrations:
         click.echo(calibration.line())
-    click.echo(f"written: {run.written}", err=True)
+    project.info(f"written: {run.written}")
     if any(c.disagrees for c in run.calibrations):
         raise SystemExit(EXIT_FAILURE)

@@ -50,9 +50,8 @@ def serve_command(project: Project, port: int, foreground: bool, n_ctx: int,
 def _ready(project: Project, state: ServerState, seconds: float | None) -> None:
     how = f"ready in {seconds:.1f} s" if seconds is not None else f"up since {state.started_at}"
     click.echo(f"local model {state.model} at {state.base_url} (pid {state.pid}, {how})")
-    click.echo(_register(project, state.config), err=True)
-    click.echo(f"state: {state_path(project.settings.root)}; stop with `promptkit local stop`",
-               err=True)
+    project.info(_register(project, state.config))
+    project.info(f"state: {state_path(project.settings.root)}; stop with `promptkit local stop`")
 
 
 def _register(project: Project, config: ModelConfig) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from promptkit.cli.app import Project, cli, pass_project, retries_option
+from promptkit.cli.progress import watching
 from promptkit.evals import EvalOptions, EvalSession
 from promptkit.evals.redteam import (
     FAMILIES,
@@ -67,12 +68,13 @@ def redteam_command(project: Project, ref: str, families: str, per_family: int, 
                          judge=judge, model=model)
     command = _command(prompt.ref, seed, per_family, chosen, model, judge)
     path = write_suite(plan, out or default_suite_path(evals, prompt), command, force=force)
-    click.echo(f"wrote {len(plan.cases)} cases of {len(plan.families)} families to {path}",
-               err=True)
+    project.info(f"wrote {len(plan.cases)} cases of {len(plan.families)} families to {path}")
     if generate_only:
         return
     options = EvalOptions(record=RecordMode(record), concurrency=concurrency, retries=retries)
-    report = run_red_team(EvalSession(project.settings, options), plan, path)
+    session = EvalSession(project.settings, options)
+    with watching(session, f"redteam {prompt.ref}", quiet=project.quiet):
+        report = run_red_team(session, plan, path)
     for target in reports:
         write_report(report, target)
     click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if as_json

@@ -37,7 +37,7 @@ def publish_command(project: Project, names: tuple[str, ...], as_json: bool) -> 
         shown = o.detail if o.status == "refused" else (o.content_hash or "")[:_SHORT_HASH]
         click.echo(f"{o.status:<10} {o.ref:<32} {shown}")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("published", "present", "refused")}
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
+    project.info(", ".join(f"{n} {s}" for s, n in counts.items()))
     if counts["refused"]:
         raise SystemExit(EXIT_USAGE)
 
@@ -112,7 +112,7 @@ def _verify_ledger(project: Project, verify: bool, kept: str | None,
     if export_head is not None:
         head = project.registry.ledger_head()
         export_head.write_text(f"r{head.seq}:{head.row_hash}\n", encoding="utf-8")
-        click.echo(f"ledger head {head.line()} written to {export_head}", err=True)
+        project.info(f"ledger head {head.line()} written to {export_head}")
     if not verify:
         return
     check = project.registry.verify_ledger(_kept_head(kept) if kept else None)

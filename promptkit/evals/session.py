@@ -25,6 +25,7 @@ from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError
 from promptkit.evals.assertions import Outcome
 from promptkit.evals.judges import JudgeScore, JudgeSpec
+from promptkit.evals.progress import Progress
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
@@ -79,6 +80,8 @@ class EvalSession:
     _switch_interval: float | None = None
     _started: float | None = None
     _last_result: float | None = None
+    progress: Progress | None = None
+    """Counts items, calls and cost as results come in, for a progress line."""
 
     @cached_property
     def library(self) -> PromptLibrary:
@@ -156,6 +159,8 @@ class EvalSession:
             self._started = time.time()  # wall clock: comparable with xdist workers' stamps
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
+        if self.progress is not None:
+            self.progress.started(len(fresh))
         futures = [concurrent.futures.Future[CaseResult]() for _ in fresh]
         self._futures.update(zip((item.id for item in fresh), futures, strict=True))
         self._batches.append(self._loop.submit(self._run_all(fresh, futures)))
@@ -229,7 +234,10 @@ class EvalSession:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(await self.runner.run(item))
+                result = await self.runner.run(item)
+                if self.progress is not None:
+                    self.progress.finished(result)
+                future.set_result(result)
                 self._last_result = time.time()
             except BaseException as exc:
                 future.set_exception(exc)
