@@ -32,7 +32,8 @@
     │   ├── NotPublishedError       a version or label the registry does not hold
     │   ├── ImmutableVersionError   a released version's content would change
     │   ├── IntegrityError          stored content does not match its hash
-    │   └── RegistryUnavailableError the database cannot be reached
+    │   ├── RegistryUnavailableError the database cannot be reached
+    │   └── RegistryPermissionError  the database refused the connected user: .user, .table
     └── EvalError                   an eval suite or run
         ├── SuiteFormatError        a suite file: .path, .line, .field
         └── PromotionRefusedError   no passing gate for that content: .env, .command (exit 1)
@@ -72,6 +73,7 @@ __all__ = [
     "PromptkitError",
     "RefusalError",
     "RegistryError",
+    "RegistryPermissionError",
     "RegistryUnavailableError",
     "ReplayMissError",
     "ResourceLimitError",
@@ -376,6 +378,20 @@ class IntegrityError(RegistryError):
 
 class RegistryUnavailableError(RegistryError):
     """The registry database cannot be reached."""
+
+
+class RegistryPermissionError(RegistryError):
+    """The database refused a statement to the user the registry connects as (a role that
+    may not do this; see `promptkit db roles`). `.user` is that user, `.statement` the kind
+    of statement refused (`INSERT`, `SELECT … FOR UPDATE`) and `.table` the table, each
+    None when the database did not say."""
+
+    def __init__(self, message: str, *, user: str | None = None,
+                 statement: str | None = None, table: str | None = None) -> None:
+        self.user = user
+        self.statement = statement
+        self.table = table
+        super().__init__(message)
 
 
 class PinMovedError(RegistryError):
