@@ -33,6 +33,8 @@
     │   ├── ImmutableVersionError   a released version's content would change
     │   ├── IntegrityError          stored content does not match its hash
     │   ├── RegistryUnavailableError the database cannot be reached
+    │   ├── RegistryPermissionError  the database refused the connected user: .user, .table
+    │   ├── PinMovedError           the pin moved between a check and a move relying on it
     │   └── ProtectedEnvironmentError a rule of the environment refused a move: .env, .rule
     │       └── ApprovalPendingError the move waits for approvals: .request_id (exit 1)
     └── EvalError                   an eval suite or run
@@ -68,6 +70,7 @@ __all__ = [
     "ModelCallError",
     "NotPublishedError",
     "OutputValidationError",
+    "PinMovedError",
     "PromotionRefusedError",
     "PromptError",
     "PromptFormatError",
@@ -76,6 +79,7 @@ __all__ = [
     "ProtectedEnvironmentError",
     "RefusalError",
     "RegistryError",
+    "RegistryPermissionError",
     "RegistryUnavailableError",
     "ReplayMissError",
     "ResourceLimitError",
@@ -380,6 +384,20 @@ class IntegrityError(RegistryError):
 
 class RegistryUnavailableError(RegistryError):
     """The registry database cannot be reached."""
+
+
+class RegistryPermissionError(RegistryError):
+    """The database refused a statement to the user the registry connects as (a role that
+    may not do this; see `promptkit db roles`). `.user` is that user, `.statement` the kind
+    of statement refused (`INSERT`, `SELECT … FOR UPDATE`) and `.table` the table, each
+    None when the database did not say."""
+
+    def __init__(self, message: str, *, user: str | None = None,
+                 statement: str | None = None, table: str | None = None) -> None:
+        self.user = user
+        self.statement = statement
+        self.table = table
+        super().__init__(message)
 
 
 class PinMovedError(RegistryError):

@@ -59,24 +59,26 @@ class Project:
 
     @cached_property
     def registry(self) -> Registry:
-        """The project's registry, closed when the command ends (imported here, so commands
-        that never touch it do not load SQLAlchemy)."""
-        from promptkit.registry import Registry
-
-        registry = Registry(self.settings.database_url)
-        click.get_current_context().call_on_close(registry.close)
-        return registry
+        """The project's registry, closed when the command ends."""
+        return self.open_registry()
 
     @cached_property
     def references(self) -> References:
         """The one reference resolver over the project's files and registry (read only: a
         command that only resolves never creates the database)."""
-        from promptkit.registry import Registry
         from promptkit.registry.references import References
 
-        registry = Registry(self.settings.database_url, create=False)
+        return References(self.library, self.open_registry(create=False))
+
+    def open_registry(self, *, create: bool = True) -> Registry:
+        """A registry on the project's database URL, closed when the command ends
+        (imported here, so commands that never touch it do not load SQLAlchemy);
+        `create=False` never makes a SQLite file."""
+        from promptkit.registry import Registry
+
+        registry = Registry(self.settings.database_url, create=create)
         click.get_current_context().call_on_close(registry.close)
-        return References(self.library, registry)
+        return registry
 
     def prompt(self, ref: str) -> Prompt:
         """`NAME`, `NAME@VERSION` or `NAME@LABEL` → the prompt (see `References`)."""
@@ -93,7 +95,7 @@ retries_option = click.option(
 
 
 COMMAND_MODULES = {
-    "approve": "protect_cmd", "config": "registry_cmd", "diff": "prompts",
+    "approve": "protect_cmd", "config": "registry_cmd", "db": "db_cmd", "diff": "prompts",
     "env": "protect_cmd", "gate": "gate_cmd", "history": "registry_cmd",
     "init": "init_cmd", "judge": "judge_cmd", "lint": "lint_cmd", "list": "prompts",
     "local": "local_cmd",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from promptkit.errors import ConfigError, RegistryUnavailableError
+from promptkit.errors import ConfigError, RegistryPermissionError, RegistryUnavailableError
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -83,7 +84,7 @@ def create_registry_engine(url: str | URL, *, create: bool = True) -> Engine:
                           f"{error.strerror or error}") from None
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: BaseException | str) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
@@ -191,14 +192,73 @@ def inserted_id(result: CursorResult[Any]) -> int:
 
 @contextmanager
 def unavailable_as_error(url: str) -> Iterator[None]:
-    """Database failures (other than constraint violations) become RegistryUnavailableError."""
+    """Database failures (other than constraint violations) become RegistryUnavailableError,
+    or RegistryPermissionError when the database refused the connected user."""
     try:
         yield
     except exc.IntegrityError:
         raise
     except (exc.DBAPIError, exc.TimeoutError) as error:
         cause = getattr(error, "orig", None) or error
-        first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause)
+        code, said = _driver_error(cause)
+        if code in _REFUSED and isinstance(error, exc.DBAPIError):
+            raise _refusal(url, error.statement, said) from error
         raise RegistryUnavailableError(
-            f"registry database {url} cannot be used: {first_line}"
+            f"registry database {url} cannot be used: {_first_line(cause)}"
         ) from error
+
+
+_REFUSED: frozenset[int | str] = frozenset({"42501", 1044, 1142, 1143, 1227})
+"""PostgreSQL's insufficient_privilege; MySQL/MariaDB's access denied to a database, a
+table, a column, or for an administrative operation."""
+
+_DENIED_TABLE = re.compile(
+    r"permission denied for (?:table|relation|sequence|view|schema) \"?([\w$.]+)"  # PostgreSQL
+    r"|(?:for|in) table [`']?(?:[^`'.]+[`']?\.[`']?)?([^`'\s]+)"  # MySQL: `db`.`t` or 't'
+)
+_MYSQL_USER = re.compile(r"(?:to|for) user '([^']*)'@")
+
+
+def _driver_error(cause: BaseException) -> tuple[int | str | None, str]:
+    """The driver's error code and the first line of its message. MySQL drivers raise
+    (errno, message) and a generic `.sqlstate`; PostgreSQL's set `.sqlstate` (psycopg) or
+    `.pgcode` (psycopg2)."""
+    if len(cause.args) > 1 and isinstance(cause.args[0], int):
+        return cause.args[0], _first_line(str(cause.args[1]))
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    return (str(code) if code else None), _first_line(cause)
+
+
+def _refusal(url: str, statement: str | None, said: str) -> RegistryPermissionError:
+    """One line: who was refused, what, and what to do."""
+    user = _user(url, said)
+    kind = _statement_kind(statement)
+    found = _DENIED_TABLE.search(said)
+    table = next((g for g in found.groups() if g), None) if found else None
+    what = " on ".join(part for part in (kind, table) if part) or "a statement"
+    who = f"user {user!r}" if user else "the connected user"
+    return RegistryPermissionError(
+        f"registry database {url}: {who} may not run {what} ({said}); connect with a role "
+        f"that may do this (see `promptkit db roles`)",
+        user=user, statement=kind, table=table)
+
+
+def _user(url: str, said: str) -> str | None:
+    """The user from the URL, else as the database named it."""
+    try:
+        user = make_url(url).username
+    except exc.ArgumentError:
+        user = None
+    named = _MYSQL_USER.search(said)
+    return user or (named.group(1) if named else None)
+
+
+def _statement_kind(statement: str | None) -> str | None:
+    """`INSERT`, `UPDATE`, `SELECT … FOR UPDATE`: what kind of statement was refused."""
+    words = (statement or "").split()
+    if not words:
+        return None
+    kind = words[0].upper()
+    if kind == "SELECT" and "FOR UPDATE" in " ".join(words).upper():
+        return "SELECT … FOR UPDATE"
+    return kind

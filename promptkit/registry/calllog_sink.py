@@ -149,12 +149,15 @@ class DatabaseSink:
             self._insert_missing(rows)
 
     def _insert_missing(self, rows: list[dict[str, Any]]) -> None:
+        """Insert row by row, each in a savepoint, skipping the ids already stored: only
+        INSERT is needed, so a role that may not read the log can write it (`roles`)."""
         with write_transaction(self.engine) as conn:
-            ids = [r["id"] for r in rows]
-            stored = set(conn.scalars(sa.select(call_log.c.id).where(call_log.c.id.in_(ids))))
-            missing = [r for r in rows if r["id"] not in stored]
-            if missing:
-                conn.execute(call_log.insert(), missing)
+            for row in rows:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(call_log.insert(), [row])
+                except exc.IntegrityError:
+                    continue
 
     def spent_on(self, config_name: str, day: date | None = None) -> float:
         """USD spent by calls of a model config on a UTC day (default: today)."""
