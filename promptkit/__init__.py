@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from promptkit.core import AsyncClient, CallResult, Client, ModelConfig, OutputSpec
     from promptkit.errors import PromptkitError
     from promptkit.registry import Registry, Resolved, Resolver, get, model_configs
+    from promptkit.registry.feedback import feedback
     from promptkit.templates import Prompt, PromptLibrary, parse_prompt
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Registry",
     "Resolved",
     "Resolver",
+    "feedback",
     "get",
     "model_configs",
     "parse_prompt",

@@ -89,6 +89,8 @@ class CallLogEntry:
     error: str | None
     stream: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    arm: str | None = None
+    """During a canary: `canary` or `stable`, the arm the prompt was resolved to."""
 
     @property
     def ok(self) -> bool:
@@ -112,6 +114,7 @@ class CallLogEntry:
             version=_text(meta.get("version")),
             content_hash=_text(meta.get("content_hash")),
             label=_text(meta.get("label")),
+            arm=_text(meta.get("arm")),
             config_name=record.config_name or (config.name if config else ""),
             model=result.model if result else (config.model if config else None),
             config=config.model_dump(mode="json") if config is not None else {},

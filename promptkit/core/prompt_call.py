@@ -51,14 +51,16 @@ def prompt_options(prompt: PromptLike, *, config: str | ModelConfig | None = Non
     """The keyword arguments of `call`/`stream`/`run_tools` for `prompt`: `config`
     overrides the prompt's own model config (else `default_config`); `metadata` joins the
     prompt's name, version and content hash (which every call log entry and trace then
-    carries); the tools it declares are offered."""
+    carries), and what a resolved prompt adds (its label and canary arm); the tools it
+    declares are offered."""
     meta = prompt.meta
     return {
         "config": config or meta.model or default_config, "output": meta.output,
         "temperature": meta.effective_temperature, "max_tokens": meta.max_tokens,
         "tools": meta.tools,
         "metadata": {"prompt": prompt.name, "version": prompt.version,
-                     "content_hash": prompt.content_hash, **(metadata or {})},
+                     "content_hash": prompt.content_hash,
+                     **getattr(prompt, "call_metadata", {}), **(metadata or {})},
     }  # fmt: skip
 
 

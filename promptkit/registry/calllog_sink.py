@@ -37,6 +37,7 @@ __all__ = [
     "DatabaseSink",
     "call_log",
     "call_stats",
+    "feedback",
     "project_call_log",
     "read_calls",
 ]
@@ -96,14 +97,44 @@ def define_v1(metadata: sa.MetaData) -> sa.Table:
     )  # fmt: skip
 
 
-call_log = define_v1(sa.MetaData())
+def define_v2(metadata: sa.MetaData) -> sa.Table:
+    """What m002 adds: the canary arm a call was served from, and the feedback an
+    application reports on a call (`promptkit.feedback`). Frozen."""
+    table = define_v1(metadata)
+    table.append_column(sa.Column("arm", sa.String(16)))
+    sa.Table(
+        "promptkit_feedback", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("call_id", sa.String(64), nullable=False),
+        sa.Column("score", sa.Double(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("source", sa.String(200)),
+        sa.Index("ix_promptkit_feedback_call", "call_id"),
+        sqlite_autoincrement=True,
+    )
+    return table
+
+
+_METADATA = sa.MetaData()
+call_log = define_v2(_METADATA)
 """The table as it is now (when a step changes it, change this too and leave define_v1)."""
+feedback = _METADATA.tables["promptkit_feedback"]
 
 
 @migration(COMPONENT)
 def m001_call_log(conn: Connection) -> None:
     """One row per model call."""
     define_v1(sa.MetaData()).create(conn)
+
+
+@migration(COMPONENT)
+def m002_arms_and_feedback(conn: Connection) -> None:
+    """The arm of a canary a call was served from; feedback on calls."""
+    snapshot = sa.MetaData()
+    table = define_v2(snapshot)
+    if "arm" not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN arm VARCHAR(16)"))
+    snapshot.tables["promptkit_feedback"].create(conn, checkfirst=True)
 
 
 def _row(entry: CallLogEntry) -> dict[str, Any]:

@@ -27,13 +27,18 @@ from promptkit.registry.records import ACTIONS, LedgerEntry, MoveRequest, Pin, c
 from promptkit.registry.schema import ledger, pins
 
 __all__ = [
+    "append_entry",
     "approve",
+    "check_move",
+    "governed",
+    "locked_pin",
     "move",
     "previous_pin",
     "read_history",
     "read_pin",
     "read_pins",
     "rollback",
+    "settled",
 ]
 
 
@@ -46,14 +51,14 @@ def move(
     ApprovalPendingError when it waits for approvals). With `expect_hash`, only if `env`
     still serves that content (compare-and-set): a decision taken on the current pin never
     lands on another one."""
-    _check(env, reason, action)
+    check_move(env, reason, action)
     with write_transaction(engine) as conn:
         chain = ChainWriter.lock(conn)
-        current = _current(conn, name, env)
+        current = locked_pin(conn, name, env)
         if expect_hash is not None:
             _expect(current, expect_hash, name, env, action)
-        done = _governed(chain, name, env, version, reason.strip(), actor, action, current)
-    return _settled(done)
+        done = governed(chain, name, env, version, reason.strip(), actor, action, current)
+    return settled(done)
 
 
 def rollback(
@@ -61,10 +66,10 @@ def rollback(
 ) -> LedgerEntry:
     """Move the pin back: to `to`, or to the version pinned before the current one. A
     rollback to a version `env` served before skips what its rules let a rollback skip."""
-    _check(env, reason, "rollback")
+    check_move(env, reason, "rollback")
     with write_transaction(engine) as conn:
         chain = ChainWriter.lock(conn)
-        current = _current(conn, name, env)
+        current = locked_pin(conn, name, env)
         if current is None:
             raise NotPublishedError(f"{name} has no pin in {env}: nothing to roll back")
         moves = _moves(conn, name, env)
@@ -74,9 +79,9 @@ def rollback(
                 f"{name} in {env} has no earlier pin to roll back to: give --to VERSION"
             )
         served = target in {version for version, _ in moves}
-        done = _governed(chain, name, env, target, reason.strip(), actor, "rollback", current,
+        done = governed(chain, name, env, target, reason.strip(), actor, "rollback", current,
                          served_before=served)
-    return _settled(done)
+    return settled(done)
 
 
 def approve(engine: Engine, request_id: int, *, actor: str, reason: str = "",
@@ -92,7 +97,7 @@ def approve(engine: Engine, request_id: int, *, actor: str, reason: str = "",
         if reject:
             approvals.add_event(chain, request, "reject", actor, reason or "rejected")
             return approvals.read_request(conn, request_id), None
-        current = _current(conn, request.name, request.env)
+        current = locked_pin(conn, request.name, request.env)
         if (current.content_hash if current else None) != request.expect_hash:
             raise PinMovedError(f"{request.name} in {request.env} moved since request "
                                 f"#{request.id} was made: ask again")
@@ -127,7 +132,7 @@ def _check_approver(request: MoveRequest, approvers: tuple[str, ...], actor: str
         raise UsageError(f"{actor} approved request #{request.id} already")
 
 
-def _check(env: str, reason: str, action: str) -> None:
+def check_move(env: str, reason: str, action: str) -> None:
     check_env(env)
     if not (reason or "").strip():
         raise UsageError("a reason is required: say why the pin moves (--reason TEXT)")
@@ -142,7 +147,7 @@ def _expect(current: Pin | None, expect_hash: str, name: str, env: str, action: 
                             f"serves {now} now, not {expect_hash[:19]}")
 
 
-def _governed(
+def governed(
     chain: ChainWriter, name: str, env: str, version: str, reason: str, actor: str,
     action: str, current: Pin | None, served_before: bool = False,
 ) -> LedgerEntry | MoveRequest:
@@ -157,7 +162,7 @@ def _governed(
                         current, target.content_hash)
 
 
-def _settled(done: LedgerEntry | MoveRequest) -> LedgerEntry:
+def settled(done: LedgerEntry | MoveRequest) -> LedgerEntry:
     """The ledger row; a request (committed by now) is raised as ApprovalPendingError."""
     if isinstance(done, LedgerEntry):
         return done
@@ -171,28 +176,38 @@ def _append_move(
     chain: ChainWriter, name: str, env: str, version: str, reason: str, actor: str,
     action: str, current: Pin | None, content_hash: str | None = None,
 ) -> LedgerEntry:
-    conn = chain.conn
     if content_hash is None:
-        content_hash = read_version(conn, name, version).content_hash
-    now = datetime.now(UTC)
+        content_hash = read_version(chain.conn, name, version).content_hash
+    entry = append_entry(chain, name, env, current.version if current else None, version,
+                         content_hash, reason, actor, action)
+    pin_row = {"version": version, "content_hash": content_hash, "moved_at": entry.at,
+               "moved_by": actor, "ledger_id": entry.id}
+    if current is None:
+        chain.conn.execute(pins.insert().values(name=name, env=env, **pin_row))
+    else:
+        chain.conn.execute(pins.update().where(pins.c.name == name, pins.c.env == env)
+                           .values(**pin_row))
+    return entry
+
+
+def append_entry(
+    chain: ChainWriter, name: str, env: str, from_version: str | None, to_version: str,
+    content_hash: str, reason: str, actor: str, action: str,
+) -> LedgerEntry:
+    """One ledger row, chained (the pin is the caller's business)."""
     row: dict[str, Any] = {
-        "name": name, "env": env, "from_version": current.version if current else None,
-        "to_version": version, "content_hash": content_hash, "actor": actor,
-        "at": now, "reason": reason, "action": action,
+        "name": name, "env": env, "from_version": from_version, "to_version": to_version,
+        "content_hash": content_hash, "actor": actor, "at": datetime.now(UTC),
+        "reason": reason, "action": action,
     }
     prev_hash = chain.head.row_hash
     ledger_id = chain.append("pin", row)
-    pin_row = {"version": version, "content_hash": content_hash, "moved_at": now,
-               "moved_by": actor, "ledger_id": ledger_id}
-    if current is None:
-        conn.execute(pins.insert().values(name=name, env=env, **pin_row))
-    else:
-        conn.execute(pins.update().where(pins.c.name == name, pins.c.env == env).values(**pin_row))
     return LedgerEntry(id=ledger_id, **row, prev_hash=prev_hash, row_hash=chain.head.row_hash,
                        chain_seq=chain.head.seq, db_user=chain.db_user)
 
 
-def _current(conn: Connection, name: str, env: str) -> Pin | None:
+def locked_pin(conn: Connection, name: str, env: str) -> Pin | None:
+    """`name`'s pin in `env`, its row locked until the transaction ends."""
     query = sa.select(pins).where(pins.c.name == name, pins.c.env == env).with_for_update()
     row = conn.execute(query).first()
     return _pin(row._mapping) if row is not None else None
@@ -200,7 +215,8 @@ def _current(conn: Connection, name: str, env: str) -> Pin | None:
 
 def _moves(conn: Connection, name: str, env: str) -> list[tuple[str, str]]:
     query = (sa.select(ledger.c.to_version, ledger.c.action)
-             .where(ledger.c.name == name, ledger.c.env == env).order_by(ledger.c.id))
+             .where(ledger.c.name == name, ledger.c.env == env, ledger.c.action.in_(ACTIONS))
+             .order_by(ledger.c.id))
     return [(r.to_version, r.action) for r in conn.execute(query)]
 
 

@@ -15,7 +15,9 @@ from promptkit.errors import UsageError
 
 __all__ = [
     "ACTIONS",
+    "CANARY_ACTIONS",
     "Action",
+    "Canary",
     "ConfigChange",
     "EnvRules",
     "GateRecord",
@@ -41,6 +43,11 @@ class GitInfo:
     commit: str | None = None
     author: str | None = None
 ACTIONS: tuple[str, ...] = ("pin", "rollback", "promote", "force")
+"""What a pin move may be recorded as."""
+
+CANARY_ACTIONS: tuple[str, ...] = ("canary", "abort")
+"""Ledger rows that record a canary (started, its share changed) and its abort: the pin
+does not move (a promoted canary is a `promote`)."""
 
 PublishStatus = Literal["published", "present", "refused"]
 
@@ -283,3 +290,21 @@ class MoveRequest:
     approved_by: tuple[str, ...] = ()
     state: str = "pending"
     """pending, done or rejected"""
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A share (`percent`) of an environment's requests served `version` instead of what its
+    pin serves (`stable_hash` when the canary started)."""
+
+    name: str
+    env: str
+    version: str
+    content_hash: str
+    stable_hash: str
+    percent: float
+    started_at: datetime
+    started_by: str
+    ledger_id: int
+    looked_at: int = 0
+    """The canary calls counted at the monitor's last look (its error-rate spending)."""

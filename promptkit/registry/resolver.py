@@ -28,13 +28,14 @@ from promptkit.errors import (
 )
 from promptkit.hashing import content_hash
 from promptkit.registry.background import Lookups, unanswered
+from promptkit.registry.canaries import arm_of
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.published import load_verified
-from promptkit.registry.records import Pin, check_env
+from promptkit.registry.records import Canary, Pin, check_env
 from promptkit.registry.references import FileDiffersError
 from promptkit.registry.sources import ModelConfigs
 from promptkit.registry.store import Registry
-from promptkit.templates.front_matter import NAME_PATTERN
+from promptkit.templates.front_matter import NAME_PATTERN, PromptMeta
 from promptkit.templates.library import PromptLibrary
 from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref, sort_versions
@@ -62,6 +63,7 @@ DEFAULT_TIMEOUT_S = 2.0
 longest a first `get()` with no last-known copy waits)."""
 
 Source = Literal["registry", "disk-cache", "file"]
+Arm = Literal["stable", "canary"]
 Key = tuple[str, str | None, str | None]  # (name, env, version): exactly one of env/version
 T = TypeVar("T")
 
@@ -79,10 +81,23 @@ class Resolved:
     source: Source
     stale: bool = False
     ledger_id: int | None = None
+    arm: Arm | None = None
+    """While a canary runs in the environment: which arm this request got."""
 
     @property
     def name(self) -> str:
         return self.prompt.name
+
+    @property
+    def meta(self) -> PromptMeta:
+        return self.prompt.meta
+
+    @property
+    def call_metadata(self) -> dict[str, str]:
+        """What a call of this prompt records beside its name and version: the label it was
+        resolved by and, during a canary, the arm (so the monitor can compare them)."""
+        found = {"label": self.label} if self.label else {}
+        return found | ({"arm": self.arm} if self.arm else {})
 
     @property
     def version(self) -> str:
@@ -135,19 +150,34 @@ class Resolver:
         self._down: str | None = None
         self._warned = False
         self._checked_pins: set[tuple[str, str, int]] = set()
+        self._canaries: dict[tuple[str, str], _Running] = {}
 
-    def get(self, name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
+    def get(self, name: str, env: str | None = None, *, version: str | None = None,
+            key: str | None = None) -> Resolved:
         """`get("sentiment", env="production")`, `get("sentiment", version="1.2.0")`, or a
         reference: `get("sentiment@production")`, `get("sentiment@1.2.0")`, `get("sentiment")`
-        (the latest version: the project's newest file, else the newest published)."""
-        key = self._keys.get((name, env, version))
-        if key is not None:
-            entry = self._entries[key]
-            if self._clock() < self._fresh_until or (key[2] is not None and not entry.stale):
-                return entry
+        (the latest version: the project's newest file, else the newest published).
+
+        While a canary runs in the environment, `key` (a user, session or request id)
+        decides the arm: the same key always gets the same one; without a key each call
+        draws."""
+        cached = self._keys.get((name, env, version))
+        if cached is None:
+            return self._arm(self._first((name, env, version)), key)
+        entry = self._entries[cached]
+        if not (self._clock() < self._fresh_until or (cached[2] is not None and not entry.stale)):
             self._check()
-            return self._entries[key]
-        return self._first((name, env, version))
+            entry = self._entries[cached]
+        return self._arm(entry, key) if self._canaries else entry
+
+    def _arm(self, entry: Resolved, key: str | None) -> Resolved:
+        """`entry`, or the canary's version for a request that `key` puts in its arm."""
+        canary = self._canaries.get((entry.name, entry.label or ""))
+        if canary is None or entry.label is None:
+            return entry
+        if arm_of(entry.name, entry.label, key, canary.percent) == "canary":
+            return canary.resolved
+        return replace(entry, arm="stable")
 
     def _latest(self, name: str, env: str | None, version: str | None
                 ) -> tuple[str, str | None, str | None]:
@@ -203,11 +233,14 @@ class Resolver:
         pinned = [k for k in known if k[1] is not None]
         retry = [k for k, e in known.items() if k[2] is not None and e.stale]
         updates: dict[Key, Resolved] = {}
+        running: dict[tuple[str, str], _Running] | None = None
         try:
             if pinned:
-                current = {(p.name, p.env): p for p in self.registry.pins({k[0] for k in pinned})}
+                names = {k[0] for k in pinned}
+                current = {(p.name, p.env): p for p in self.registry.pins(names)}
                 for key in pinned:
                     updates[key] = self._follow(known[key], current.get((key[0], key[1] or "")))
+                running = self._running(self.registry.canaries(names))
             for key in retry:
                 updates[key] = self._from_registry(key)
         except RegistryUnavailableError as error:
@@ -218,7 +251,15 @@ class Resolver:
                 return
             self._applied = check
             self._entries.update(updates)
+            if running is not None:
+                self._canaries = running
             self._recovered()
+
+    def _running(self, found: list[Canary]) -> dict[tuple[str, str], _Running]:
+        """The canaries as the callers' arms: each with its version, loaded and verified."""
+        return {(c.name, c.env): _Running(c.percent, Resolved(
+            self._published(c.name, c.version, c.content_hash), c.env, "registry", False,
+            c.ledger_id, "canary")) for c in found}
 
     def _follow(self, entry: Resolved, pin: Pin | None) -> Resolved:
         """One cached pin brought up to date with the registry's pin row."""
@@ -301,6 +342,9 @@ class Resolver:
             prompt = self._published(name, pin.version, pin.content_hash)
             self._save(prompt, env, pin.ledger_id)
             self._check_chain(pin)
+            running = self._running(self.registry.canaries([name]))
+            with self._lock:
+                self._canaries = {**self._canaries, **running}
             return Resolved(prompt, env, "registry", False, pin.ledger_id)
         row = self.registry.version(name, version or "")
         prompt = self._published(name, row.version, row.content_hash, row.source)
@@ -382,6 +426,14 @@ class Resolver:
         return model if isinstance(model, ModelConfig) else self.config(model or default)
 
 
+@dataclass(frozen=True)
+class _Running:
+    """A canary as the resolver serves it: its share and its version, resolved."""
+
+    percent: float
+    resolved: Resolved
+
+
 def _registry_key(url: str) -> str:
     """The folder of one registry's last-known copies: two databases never share one (a pin
     of one is never served as 'last known' for another)."""
@@ -430,6 +482,8 @@ def default_resolver() -> Resolver:
         return _default
 
 
-def get(name: str, env: str | None = None, *, version: str | None = None) -> Resolved:
-    """Resolve through the process-wide resolver: `promptkit.get("sentiment", env="prod")`."""
-    return default_resolver().get(name, env, version=version)
+def get(name: str, env: str | None = None, *, version: str | None = None,
+        key: str | None = None) -> Resolved:
+    """Resolve through the process-wide resolver: `promptkit.get("sentiment", env="prod")`
+    (with `key=user_id` while a canary may run, so each user keeps one arm)."""
+    return default_resolver().get(name, env, version=version, key=key)

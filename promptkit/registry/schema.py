@@ -14,6 +14,7 @@ __all__ = [
     "CHAINED_TABLES",
     "COMPONENT",
     "METADATA",
+    "canaries",
     "chain_head",
     "env_rule_history",
     "env_rules",
@@ -221,12 +222,34 @@ def define_v3(metadata: sa.MetaData) -> None:
     )
 
 
+def define_v4(metadata: sa.MetaData) -> None:
+    """What m004 adds: canaries (a share of an environment's requests served another
+    version). Frozen, like `define_v1`."""
+    sa.Table(
+        "promptkit_canaries", metadata,
+        sa.Column("name", sa.String(NAME_LEN), primary_key=True),
+        sa.Column("env", sa.String(ENV_LEN), primary_key=True),
+        sa.Column("version", sa.String(VERSION_LEN), nullable=False),
+        sa.Column("content_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("stable_hash", sa.String(HASH_LEN), nullable=False),
+        sa.Column("percent", sa.Float, nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("started_by", sa.String(ACTOR_LEN), nullable=False),
+        sa.Column("ledger_id", sa.Integer, nullable=False),
+        sa.Column("looked_at", sa.Integer, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["name", "version"], ["promptkit_versions.name", "promptkit_versions.version"]
+        ),
+    )
+
+
 METADATA = sa.MetaData()
 """The tables as they are now. When a step changes a table, change it here too (and leave
 `define_v1` alone); a test compares a migrated database with these definitions."""
 define_v1(METADATA)
 define_v2(METADATA)
 define_v3(METADATA)
+define_v4(METADATA)
 
 prompts = METADATA.tables["promptkit_prompts"]
 versions = METADATA.tables["promptkit_versions"]
@@ -239,6 +262,7 @@ chain_head = METADATA.tables["promptkit_chain_head"]
 env_rules = METADATA.tables["promptkit_env_rules"]
 env_rule_history = METADATA.tables["promptkit_env_rule_history"]
 move_requests = METADATA.tables["promptkit_move_requests"]
+canaries = METADATA.tables["promptkit_canaries"]
 
 CHAINED_TABLES: dict[str, sa.Table] = {
     "pin": ledger, "config": model_config_history, "gate": gate_results,
@@ -307,6 +331,15 @@ def m003_one_chain(conn: Connection) -> None:
         previous = digest
     conn.execute(tables[chain_head.name].insert().values(id=1, seq=seq, row_hash=previous))
     conn.execute(sa.text("DROP TABLE promptkit_ledger_head"))
+
+
+@migration(COMPONENT)
+def m004_canaries(conn: Connection) -> None:
+    """Canaries: which version a share of an environment's requests get, since when."""
+    snapshot = sa.MetaData()
+    for define in (define_v1, define_v2, define_v3, define_v4):
+        define(snapshot)
+    snapshot.tables[canaries.name].create(conn, checkfirst=True)
 
 
 def _add_columns(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> None:

@@ -19,10 +19,11 @@ from promptkit.db.engine import (
 )
 from promptkit.db.migrations import migrate
 from promptkit.errors import ImmutableVersionError, PromptError
-from promptkit.registry import approvals, chained, configs, gates, pins, protection
+from promptkit.registry import approvals, canaries, chained, configs, gates, pins, protection
 from promptkit.registry import published as stored
 from promptkit.registry.chain import ChainCheck, LedgerHead
 from promptkit.registry.records import (
+    Canary,
     ConfigChange,
     EnvRules,
     GateRecord,
@@ -194,6 +195,35 @@ class Registry:
         """What is wrong with the ledger row under `pin` (None: it is what the ledger says)."""
         with self._reading() as conn:
             return chained.check_pin(conn, pin)
+
+    # -- canaries -------------------------------------------------------------------------
+
+    def canary(self, name: str, version: str, *, env: str, percent: float, reason: str,
+               actor: str | None = None) -> LedgerEntry:
+        """Serve `version` to `percent` of `env`'s requests (or change that share)."""
+        who = actor or default_actor()
+        return self._run(lambda e: canaries.start(e, name, version, env=env, percent=percent,
+                                                  reason=reason, actor=who))
+
+    def abort_canary(self, name: str, *, env: str, reason: str,
+                     actor: str | None = None) -> LedgerEntry:
+        """Stop `name`'s canary in `env`: every request gets the pinned version again."""
+        who = actor or default_actor()
+        return self._run(lambda e: canaries.abort(e, name, env=env, reason=reason, actor=who))
+
+    def promote_canary(self, name: str, *, env: str, reason: str,
+                       actor: str | None = None) -> LedgerEntry:
+        """Pin the canary's version (through `env`'s rules) and end the canary."""
+        who = actor or default_actor()
+        return self._run(lambda e: canaries.promote(e, name, env=env, reason=reason,
+                                                    actor=who))
+
+    def canaries(self, names: Iterable[str] | None = None) -> list[Canary]:
+        with self._reading() as conn:
+            return canaries.read_canaries(conn, names)
+
+    def record_canary_look(self, name: str, env: str, calls: int) -> None:
+        self._run(lambda e: canaries.record_look(e, name, env, calls))
 
     # -- protected environments ---------------------------------------------------------
 
