@@ -123,12 +123,12 @@ def test_a_canary_passes_the_rules_and_its_promotion_the_approvals(live: Registr
 
 
 def test_a_canary_needs_a_pin_and_another_version(live: Registry) -> None:
-    with pytest.raises(UsageError, match="serves 1.1.0's content already"):
+    with pytest.raises(UsageError, match=r"serves 1\.1\.0's content already"):
         live.canary("sentiment", "1.1.0", env="production", percent=5, reason="x")
     with pytest.raises(UsageError, match="between 0 and 100"):
         live.canary("sentiment", "1.2.0", env="production", percent=100, reason="x")
     live.canary("sentiment", "1.2.0", env="production", percent=5, reason="x")
-    with pytest.raises(UsageError, match="has a canary of 1.2.0 running"):
+    with pytest.raises(UsageError, match=r"has a canary of 1\.2\.0 running"):
         live.canary("sentiment", "1.0.0", env="production", percent=5, reason="x")
 
 
