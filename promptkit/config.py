@@ -56,6 +56,26 @@ class Settings:
     """How long a registry query may go unanswered before it counts as an outage (last-known
     versions served, marked stale) and the longest a first `get()` with nothing known waits."""
 
+    canary_confidence: str = "0.95"
+    """The canary monitor's confidence: an equally good canary is aborted with a chance
+    under (1 - confidence) / 2, however often it looks (`promptkit.evals.canary`)."""
+    canary_min_calls: str = "100"
+    """Canary calls before the monitor's first look."""
+    canary_max_calls: str = "2000"
+    """Canary calls by which the monitor has spent its error rate: undecided then, it holds
+    and says so."""
+    canary_margin: str = "0.02"
+    """How far a canary's failure, schema-failure and re-ask rates may be above stable's
+    for it to be promoted (and how far its feedback may be below)."""
+    canary_max_latency_increase: str = "0.25"
+    """A canary whose mean latency is shown above stable's by more than this share is
+    aborted (and must be shown below it to be promoted)."""
+    canary_max_cost_increase: str = "0.25"
+    """The same for the cost per call."""
+    canary_on_success: str = "promote"
+    """What the monitor does with a canary shown as good: promote it, or hold it for a
+    person to promote."""
+
     def seconds(self, name: str) -> float:
         """A duration setting as a number, or a one-line `ConfigError` naming it."""
         text = str(getattr(self, name))

@@ -95,7 +95,8 @@ retries_option = click.option(
 
 
 COMMAND_MODULES = {
-    "approve": "protect_cmd", "config": "registry_cmd", "db": "db_cmd", "diff": "prompts",
+    "approve": "protect_cmd", "canary": "canary_cmd", "config": "registry_cmd", "db": "db_cmd",
+    "diff": "prompts",
     "env": "protect_cmd", "gate": "gate_cmd", "history": "registry_cmd",
     "init": "init_cmd", "judge": "judge_cmd", "lint": "lint_cmd", "list": "prompts",
     "local": "local_cmd",

@@ -91,6 +91,8 @@ class CallLogEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
     arm: str | None = None
     """During a canary: `canary` or `stable`, the arm the prompt was resolved to."""
+    reasks: int = 0
+    """How often the output was asked for again after it broke its schema."""
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,7 @@ class CallLogEntry:
             content_hash=_text(meta.get("content_hash")),
             label=_text(meta.get("label")),
             arm=_text(meta.get("arm")),
+            reasks=sum(1 for a in record.attempts if a.kind == "reask"),
             config_name=record.config_name or (config.name if config else ""),
             model=result.model if result else (config.model if config else None),
             config=config.model_dump(mode="json") if config is not None else {},

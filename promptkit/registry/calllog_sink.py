@@ -98,10 +98,11 @@ def define_v1(metadata: sa.MetaData) -> sa.Table:
 
 
 def define_v2(metadata: sa.MetaData) -> sa.Table:
-    """What m002 adds: the canary arm a call was served from, and the feedback an
-    application reports on a call (`promptkit.feedback`). Frozen."""
+    """What m002 adds: the canary arm a call was served from, its re-asks, and the feedback
+    an application reports on a call (`promptkit.feedback`). Frozen."""
     table = define_v1(metadata)
     table.append_column(sa.Column("arm", sa.String(16)))
+    table.append_column(sa.Column("reasks", sa.Integer))
     sa.Table(
         "promptkit_feedback", metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -129,11 +130,13 @@ def m001_call_log(conn: Connection) -> None:
 
 @migration(COMPONENT)
 def m002_arms_and_feedback(conn: Connection) -> None:
-    """The arm of a canary a call was served from; feedback on calls."""
+    """The arm of a canary a call was served from, its re-asks; feedback on calls."""
     snapshot = sa.MetaData()
     table = define_v2(snapshot)
-    if "arm" not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
-        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN arm VARCHAR(16)"))
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for column, kind in (("arm", "VARCHAR(16)"), ("reasks", "INTEGER")):
+        if column not in present:
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
     snapshot.tables["promptkit_feedback"].create(conn, checkfirst=True)
 
 
