@@ -21,6 +21,7 @@ stays under (1 - confidence) / 2, however often the monitor looks.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -35,8 +36,8 @@ from promptkit.registry import Registry
 from promptkit.registry.calllog_sink import call_log, feedback
 from promptkit.registry.records import Canary
 
-__all__ = ["ArmStats", "CanaryDecision", "CanaryPolicy", "Metric", "arm_stats", "check",
-           "decide"]
+__all__ = ["ArmStats", "CanaryDecision", "CanaryPolicy", "Metric", "Moments", "SimulatedArm",
+           "arm_stats", "check", "decide", "simulate"]
 
 Action = Literal["abort", "promote", "hold"]
 _NORMAL = NormalDist()
@@ -260,3 +261,51 @@ def _promote(registry: Registry, name: str, env: str,
                               f"(request #{pending.request_id})", decision.calls,
                               decision.metrics, pending.request_id)
     return decision
+
+
+class SimulatedArm:
+    """An arm whose calls fail at `fail_rate` and take about `latency_s` (a normal spread of
+    0.2 s): the figures the call log would give, call by call."""
+
+    def __init__(self, fail_rate: float, rng: random.Random, latency_s: float = 1.0) -> None:
+        self.fail_rate, self.rng, self.latency_s = fail_rate, rng, latency_s
+        self.calls = self.failures = 0
+        self.latency = Moments()
+
+    def serve(self, calls: int) -> None:
+        for _ in range(calls):
+            self.calls += 1
+            if self.rng.random() < self.fail_rate:
+                self.failures += 1
+                continue
+            x = self.rng.gauss(self.latency_s, 0.2)
+            lat = self.latency
+            self.latency = Moments(lat.n + 1, lat.total + x, lat.squares + x * x)
+
+    def stats(self) -> ArmStats:
+        ok = self.calls - self.failures
+        rate = Moments(self.calls, self.failures, self.failures)
+        return ArmStats(self.calls, {"failures": rate, "schema_failures": rate,
+                                     "reasks": Moments(self.calls), "latency_s": self.latency,
+                                     "cost_usd": Moments(ok, ok * 0.001, ok * 1e-6)})
+
+
+def simulate(canary_rate: float, stable_rate: float, policy: CanaryPolicy, *, seed: int,
+             percent: float = 10.0, every: int = 25) -> tuple[Action, int]:
+    """What the monitor would do with a canary failing at `canary_rate` against a stable arm
+    failing at `stable_rate`, looking every `every` canary calls: (action, canary calls at
+    the decision). Run it over seeds to choose a policy: how many calls an abort takes, how
+    often an equally good canary is aborted."""
+    rng = random.Random(seed)
+    canary = SimulatedArm(canary_rate, random.Random(rng.random()))
+    stable = SimulatedArm(stable_rate, random.Random(rng.random()))
+    ratio = (100 - percent) / percent
+    looked = 0
+    for calls in range(every, policy.max_calls + 1, every):
+        canary.serve(every)
+        stable.serve(round(calls * ratio) - stable.calls)
+        decision = decide({"canary": canary.stats(), "stable": stable.stats()}, policy, looked)
+        if decision.action != "hold":
+            return decision.action, calls
+        looked = calls if calls >= policy.min_calls else looked
+    return "hold", policy.max_calls

@@ -18,7 +18,16 @@ from promptkit.cli import cli
 from promptkit.core import Client
 from promptkit.core.calllog import CallLog, CallLogEntry
 from promptkit.errors import OutputValidationError
-from promptkit.evals.canary import ArmStats, CanaryPolicy, Moments, arm_stats, check, decide
+from promptkit.evals.canary import (
+    ArmStats,
+    CanaryPolicy,
+    Moments,
+    SimulatedArm,
+    arm_stats,
+    check,
+    decide,
+    simulate,
+)
 from promptkit.registry import Registry, Resolver
 from promptkit.registry.calllog_sink import DatabaseSink
 from promptkit.registry.feedback import feedback
@@ -30,47 +39,9 @@ from tests.support import server_config
 POLICY = CanaryPolicy(min_calls=50, max_calls=1000)
 
 
-class Arm:
-    """An arm's figures, call by call: failures at `fail_rate`, latency around `latency`."""
-
-    def __init__(self, fail_rate: float, rng: random.Random, latency: float = 1.0) -> None:
-        self.fail_rate, self.rng, self.latency = fail_rate, rng, latency
-        self.calls = self.failures = 0
-        self.lat = [0, 0.0, 0.0]
-
-    def serve(self, calls: int) -> None:
-        for _ in range(calls):
-            self.calls += 1
-            if self.rng.random() < self.fail_rate:
-                self.failures += 1
-                continue
-            x = self.rng.gauss(self.latency, 0.2)
-            self.lat = [self.lat[0] + 1, self.lat[1] + x, self.lat[2] + x * x]
-
-    def stats(self) -> ArmStats:
-        ok = self.calls - self.failures
-        rate = Moments(self.calls, self.failures, self.failures)
-        return ArmStats(self.calls, {"failures": rate, "schema_failures": rate,
-                                     "reasks": Moments(self.calls, 0, 0),
-                                     "latency_s": Moments(*self.lat),  # type: ignore[arg-type]
-                                     "cost_usd": Moments(ok, ok * 0.001, ok * 1e-6)})
-
-
 def watch(canary_rate: float, stable_rate: float, seed: int,
-          policy: CanaryPolicy = POLICY, every: int = 25) -> tuple[str, int]:
-    """Look every `every` canary calls (10% of traffic) until a decision; (action, calls)."""
-    rng = random.Random(seed)
-    canary, stable = Arm(canary_rate, random.Random(rng.random())), Arm(
-        stable_rate, random.Random(rng.random()))
-    looked = 0
-    for calls in range(every, policy.max_calls + 1, every):
-        canary.serve(every)
-        stable.serve(every * 9)
-        decision = decide({"canary": canary.stats(), "stable": stable.stats()}, policy, looked)
-        if decision.action != "hold":
-            return decision.action, calls
-        looked = calls if calls >= policy.min_calls else looked
-    return "hold", policy.max_calls
+          policy: CanaryPolicy = POLICY) -> tuple[str, int]:
+    return simulate(canary_rate, stable_rate, policy, seed=seed)
 
 
 def test_an_equally_good_canary_is_not_aborted_however_often_it_is_looked_at() -> None:
@@ -91,7 +62,7 @@ def test_a_canary_five_points_worse_is_aborted_within_the_budget() -> None:
 
 def test_each_metric_can_abort_and_the_reason_names_it() -> None:
     rng = random.Random(1)
-    slow, fast = Arm(0.0, rng, latency=2.0), Arm(0.0, rng)
+    slow, fast = SimulatedArm(0.0, rng, latency_s=2.0), SimulatedArm(0.0, rng)
     slow.serve(400)
     fast.serve(3600)
     decision = decide({"canary": slow.stats(), "stable": fast.stats()}, POLICY, 0)
@@ -105,7 +76,7 @@ def test_each_metric_can_abort_and_the_reason_names_it() -> None:
 
 
 def arm_pair(rng: random.Random, calls: int = 400) -> dict[str, ArmStats]:
-    canary, stable = Arm(0.0, rng), Arm(0.0, rng)
+    canary, stable = SimulatedArm(0.0, rng), SimulatedArm(0.0, rng)
     canary.serve(calls)
     stable.serve(calls * 9)
     return {"canary": canary.stats(), "stable": stable.stats()}
