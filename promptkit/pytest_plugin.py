@@ -60,6 +60,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt-retries", type=_retries, default=None, metavar="N",
                     help="retry a transient failure up to N times per model config "
                          "(default: [tool.promptkit.retry] max_attempts - 1)")
+    group.addoption("--prompt-shard", default=None, metavar="K/N",
+                    help="Run shard K of N: the cases whose (suite, case) hash falls to it, "
+                         "every version of each; a gate merges the shards' stored results.")
+    group.addoption("--prompt-shard-group", default=None, metavar="NAME",
+                    help="The name the shards of one run share [default: "
+                         "PROMPTKIT_SHARD_GROUP, the CI run's id, else the git commit].")
     group.addoption("--prompt-results", default=None, metavar="PATH",
                     help="also write the results table to PATH (.csv, .json or .jsonl)")
     group.addoption("--prompt-baseline", default=None, metavar="VERSION|LABEL",
@@ -125,6 +131,8 @@ class EvalsPlugin:
                 model=config.getoption("prompt_model"),
                 retries=config.getoption("prompt_retries"),
                 results=Path(p) if (p := config.getoption("prompt_results")) else None,
+                shard=config.getoption("prompt_shard"),
+                shard_group=config.getoption("prompt_shard_group"),
             )  # fmt: skip
             self._session = EvalSession(self.settings, options)
         return self._session
@@ -154,6 +162,31 @@ class EvalsPlugin:
             raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
         metafunc.parametrize("prompt", versions, indirect=True,
                              ids=[f"{name}@{v}" for v in versions])
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """With --prompt-shard K/N, keep only this shard's items: eval cases by suite and case
+        (all their versions together), other tests by their id without parameters (so the
+        versions of a `prompt`-fixture test stay together too)."""
+        spec = self.config.getoption("prompt_shard")
+        if not spec:
+            return
+        from promptkit.evals.shards import parse_shard
+
+        try:
+            shard = parse_shard(spec)
+        except PromptkitError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            if isinstance(item, SuiteItem):
+                mine = shard.holds(item.eval_item.suite.name, item.eval_item.case.id)
+            else:
+                mine = shard.holds("", item.nodeid.split("[", 1)[0])
+            (kept if mine else dropped).append(item)
+        if dropped:
+            self.config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)

@@ -188,7 +188,7 @@ class Gate:
         for prompt, (reused, runs) in zip(prompts, stored, strict=True):
             ran = [r.row() for r in results if (r.prompt, r.version) == (prompt.name,
                                                                           prompt.version)]
-            sources = [f"stored run {r} (reused)" for r in runs]
+            sources = [f"stored {r} (reused)" for r in runs]
             if ran:
                 sources.append(f"ran ({self.session.options.record.value})")
             rows = [row for suite_rows in reused.values() for row in suite_rows]
@@ -205,8 +205,9 @@ class Gate:
                 list(dict.fromkeys(run for _, run in hits.values())))
 
     def _stored(self, prompt: Prompt, suite: Suite) -> tuple[Rows, str] | None:
-        """The newest stored run of this exact content and suite content that covered every
-        case of `suite` with the same repeat count and model, with no replay miss."""
+        """The newest stored answers of this exact content and suite content that cover
+        every case of `suite` once, with the same repeat count and model and no replay
+        miss: one run's, or the shards' of one group (`--prompt-shard`) together."""
         store = ResultStore(self.session.registry)
         frame = store.frame(content_hash=prompt.content_hash, prompt=prompt.name)
         frame = frame[(frame["suite"] == suite.name)
@@ -214,24 +215,25 @@ class Gate:
         if frame.empty:
             return None
         cases = {c.id: c for c in suite.cases}
-        models = self._run_models(list(frame["run_id"].drop_duplicates()))
-        for run_id in frame["run_id"].drop_duplicates():
-            rows = frame[(frame["run_id"] == run_id) & frame["case_id"].isin(list(cases))]
+        options = self._run_options(list(frame["run_id"].drop_duplicates()))
+        for runs, source in _candidates(list(frame["run_id"].drop_duplicates()), options):
+            rows = frame[frame["run_id"].isin(runs) & frame["case_id"].isin(list(cases))]
             if (set(rows["case_id"]) != set(cases) or len(rows) != len(cases)
                     or (rows["repeats"] != suite.repeat).any()
-                    or models.get(run_id) != self.session.options.model
+                    or any(options[r].get("model") != self.session.options.model for r in runs)
                     or rows["error"].fillna("").str.startswith(_MISS).any()):
                 continue
-            return [_refresh(row, suite, cases) for row in rows.to_dict("records")], run_id
+            order = {case_id: i for i, case_id in enumerate(cases)}  # the suite's, not storage's
+            found = sorted(rows.to_dict("records"), key=lambda row: order[row["case_id"]])
+            return [_refresh(row, suite, cases) for row in found], source
         return None
 
-    def _run_models(self, run_ids: list[str]) -> dict[str, str | None]:
-        """The `--prompt-model` override each stored run used (None: the prompts' own)."""
+    def _run_options(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The options each stored run was made with (its `--prompt-model`, its shard)."""
         registry = self.session.registry
         query = sa.select(RUNS.c.run_id, RUNS.c.options).where(RUNS.c.run_id.in_(run_ids))
         with unavailable_as_error(registry.url), registry.engine.connect() as conn:
-            return {r.run_id: json.loads(r.options or "{}").get("model")
-                    for r in conn.execute(query)}
+            return {r.run_id: json.loads(r.options or "{}") for r in conn.execute(query)}
 
     # -- sampling again -----------------------------------------------------------------
 
@@ -263,6 +265,23 @@ class Gate:
             return calls, cost
 
         return sample
+
+
+def _candidates(run_ids: list[str], options: dict[str, dict[str, Any]]
+                ) -> list[tuple[list[str], str]]:
+    """Newest first: each run alone, then the shards of each group together (the newest
+    shard of each index, so a re-run shard replaces its first try)."""
+    found: list[tuple[list[str], str]] = [([r], f"run {r}") for r in run_ids]
+    groups: dict[str, dict[str, str]] = {}
+    for run in run_ids:  # newest first
+        opts = options.get(run, {})
+        if opts.get("shard") and opts.get("shard_group"):
+            groups.setdefault(opts["shard_group"], {}).setdefault(opts["shard"], run)
+    for group, shards in groups.items():
+        runs = [shards[k] for k in sorted(shards)]
+        found.append((runs, f"shards {', '.join(sorted(shards))} of group {group} (runs "
+                            f"{', '.join(runs)})"))
+    return found
 
 
 def _item_pairs(suites: Sequence[Suite], base: Prompt, cand: Prompt

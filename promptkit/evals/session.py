@@ -29,6 +29,7 @@ from promptkit.evals.progress import Progress
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.runner import EvalItem, EvalRunner
 from promptkit.evals.selection import select_versions
+from promptkit.evals.shards import default_group
 from promptkit.evals.store import ResultStore, RunInfo
 from promptkit.evals.suite import Suite
 from promptkit.evals.summary import VersionSummary, results_frame, summarize, write_frame
@@ -62,6 +63,10 @@ class EvalOptions:
     results: Path | None = None
     retries: int | None = None
     """Retries of a transient failure (`--prompt-retries`); None: the project's policy."""
+    shard: str | None = None
+    """`K/N` when this run is one shard of a run split over machines (`--prompt-shard`)."""
+    shard_group: str | None = None
+    """The name the shards of one run share, so a gate merges them (`--prompt-shard-group`)."""
 
 
 @dataclass
@@ -312,9 +317,11 @@ class EvalSession:
             return None
         repo = find_repo(self.settings.root)
         commit = repo.head.commit.hexsha if repo is not None and repo.head.is_valid() else None
+        options = asdict(self.options)
+        if self.options.shard and not self.options.shard_group:
+            options["shard_group"] = default_group(commit=commit)
         try:
-            return ResultStore(self.registry).save(
-                rows, git_commit=commit, options=asdict(self.options))
+            return ResultStore(self.registry).save(rows, git_commit=commit, options=options)
         except PromptkitError as exc:
             warnings.warn(f"promptkit: eval results were not stored: {exc}", stacklevel=2)
             return None
