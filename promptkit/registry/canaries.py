@@ -1,13 +1,10 @@
 """Canaries: a share of an environment's requests served a candidate instead of what its pin
 serves. Starting one, changing its share and aborting it are chained ledger rows (the pin
 does not move); promoting it is a pin move like any other, through the environment's
-rules. Which request gets which arm is the resolver's (`arm_of`): a hash of a key the
-application passes, so the same key gets the same arm in every process, every time."""
+rules. Which request gets which arm is `promptkit.registry.arms`'s."""
 
 from __future__ import annotations
 
-import hashlib
-import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,22 +21,7 @@ from promptkit.registry.published import read_version
 from promptkit.registry.records import Canary, LedgerEntry, Pin, check_env
 from promptkit.registry.schema import canaries
 
-__all__ = ["abort", "arm_of", "promote", "read_canaries", "record_look", "start"]
-
-_BUCKETS = 10_000
-
-
-def arm_of(name: str, env: str, key: str | None, percent: float) -> str:
-    """`canary` or `stable` for a request with `key` (None: a fresh draw per request). The
-    bucket depends only on the key, so raising the share keeps every key already in the
-    canary there."""
-    if key is None:
-        bucket = random.randrange(_BUCKETS)
-    else:
-        digest = hashlib.blake2b(f"{name}\0{env}\0{key}".encode(), digest_size=8).digest()
-        bucket = int.from_bytes(digest, "big") % _BUCKETS
-    return "canary" if bucket < percent * _BUCKETS / 100 else "stable"
-
+__all__ = ["abort", "promote", "read_canaries", "record_look", "start"]
 
 def start(engine: Engine, name: str, version: str, *, env: str, percent: float, reason: str,
           actor: str) -> LedgerEntry:

@@ -27,8 +27,8 @@ from promptkit.errors import (
     UsageError,
 )
 from promptkit.hashing import content_hash
+from promptkit.registry.arms import arm_of
 from promptkit.registry.background import Lookups, unanswered
-from promptkit.registry.canaries import arm_of
 from promptkit.registry.disk_cache import DiskCache
 from promptkit.registry.published import load_verified
 from promptkit.registry.records import Canary, Pin, check_env

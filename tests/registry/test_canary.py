@@ -18,8 +18,8 @@ from promptkit.core import Client
 from promptkit.core.calllog import CallLog
 from promptkit.errors import ApprovalPendingError, ProtectedEnvironmentError, UsageError
 from promptkit.registry import Registry, Resolver
+from promptkit.registry.arms import arm_of
 from promptkit.registry.calllog_sink import DatabaseSink, call_log
-from promptkit.registry.canaries import arm_of
 from promptkit.registry.feedback import feedback
 from promptkit.registry.records import EnvRules
 from promptkit.registry.schema import ledger
@@ -68,7 +68,7 @@ def test_a_canary_serves_its_share_stickily_and_is_in_the_ledger(live: Registry)
 
 def test_the_same_key_gets_the_same_arm_in_another_process() -> None:
     keys = KEYS[:200]
-    code = ("import json, sys; from promptkit.registry.canaries import arm_of; "
+    code = ("import json, sys; from promptkit.registry.arms import arm_of; "
             "print(json.dumps([arm_of('sentiment', 'production', k, 10) for k in "
             "json.loads(sys.argv[1])]))")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(keys)], capture_output=True,
