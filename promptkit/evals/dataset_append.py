@@ -57,7 +57,8 @@ def add_to_dataset(registry: Registry, call_id: str, suite: Suite, expect: dict[
     if not isinstance(variables, dict):
         raise UsageError(f"call {call_id} has no stored inputs (logged before promptkit kept "
                          f"a call's variables in its metadata)")
-    case = {"id": case_id or f"call-{call_id[:12]}", "vars": variables, "expect": expect}
+    case: dict[str, Any] = {"id": case_id or f"call-{call_id[:12]}", "vars": variables,
+                            "expect": expect}
     if critical:
         case["critical"] = True
     return append_case(suite, case)
@@ -110,10 +111,8 @@ def _appended(path: Path, text: str, case: dict[str, Any], inline: bool) -> str:
         return gap + json.dumps(case, ensure_ascii=False) + "\n"
     if suffix == ".csv":
         return gap + _csv_row(text, case)
-    if suffix == ".json":
-        return ""  # rewritten whole by `append_case`
     raise UsageError(f"{path.name}: appending to a {suffix} dataset is not supported "
-                     f"(use .jsonl or .csv)")
+                     f"(use .jsonl, .json or .csv)")
 
 
 def _yaml_item(text: str, case: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
@@ -30,7 +30,7 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, top: float | None = None,
     return _svg(parts, title)
 
 
-def line_chart(series: dict[str, Sequence[float]], labels: Sequence[str], *, unit: str = "",
+def line_chart(series: Mapping[str, Sequence[float]], labels: Sequence[str], *, unit: str = "",
                title: str = "") -> Markup:
     """One line per named series over the same x `labels` (first and last labelled)."""
     high = max((v for values in series.values() for v in values), default=1.0) or 1.0

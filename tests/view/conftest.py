@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from view_helpers import REPO, seed_calls, seed_results
 
 from promptkit.config import Settings, load_settings
 from promptkit.registry import Registry
-from view_helpers import REPO, seed_calls, seed_results
 
 pytest.importorskip("starlette", reason="promptkit view needs the `view` extra")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from promptkit.view import create_app  # noqa: E402
-from promptkit.view.state import ViewState  # noqa: E402
+from promptkit.view import create_app
+from promptkit.view.state import ViewState
 
 ORIGIN = "http://127.0.0.1"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import csrf_of
 from starlette.testclient import TestClient
 from view_helpers import SECRET
 
+from conftest import csrf_of
 from promptkit.evals.reviews import reviews_of
 from promptkit.registry import Registry
 

@@ -4,9 +4,9 @@ pin and approve through the library, refused with the rule named, nothing change
 from __future__ import annotations
 
 import pytest
-from conftest import ORIGIN, csrf_of
 from starlette.testclient import TestClient
 
+from conftest import ORIGIN, csrf_of
 from promptkit.registry import Registry
 from promptkit.registry.records import EnvRules
 

@@ -4,12 +4,12 @@ and charts."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import re
+from datetime import UTC, datetime
 
-from conftest import csrf_of
 from starlette.testclient import TestClient
 
+from conftest import csrf_of
 from promptkit.registry import Registry
 
 

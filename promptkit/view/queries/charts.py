@@ -3,8 +3,10 @@ bucket and version, whatever the number of calls)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -60,12 +62,13 @@ def _slot(engine: Engine, first: datetime, width: float, buckets: int) -> sa.Col
     return sa.case((raw >= buckets, buckets - 1), (raw < 0, 0), else_=raw)
 
 
-def _filled(rows: list[sa.Row[tuple[int, str, int, float, float]]], first: datetime, width: float,
+def _filled(rows: Sequence[sa.Row[Any]], first: datetime, width: float,
             buckets: int) -> Timeline:
     counts = [0.0] * buckets
     latency, cost = [0.0] * buckets, [0.0] * buckets
     calls: dict[str, list[float]] = {}
-    for slot, version, n, total_latency, total_cost in rows:
+    for row in rows:
+        slot, version, n, total_latency, total_cost = tuple(row)
         counts[slot] += n
         latency[slot] += float(total_latency or 0)
         cost[slot] += float(total_cost or 0)

@@ -17,7 +17,7 @@ def prompt_names(state: ViewState) -> list[str]:
     names |= {pin.name for pin in state.registry.pins()}
     with state.registry.engine.connect() as conn:
         for column in (call_log.c.prompt, RESULTS.c.prompt):
-            if sa.inspect(conn).has_table(column.table.name):  # type: ignore[attr-defined]
+            if sa.inspect(conn).has_table(column.table.name):
                 names |= {n for n in conn.scalars(sa.select(column).distinct()) if n}
     return sorted(names)
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from promptkit.evals.store import RESULTS, RUNS
 
-__all__ = ["Cell", "CaseRow", "Summary", "compare_cases", "one_result", "summaries"]
+__all__ = ["CaseRow", "Cell", "Summary", "compare_cases", "one_result", "summaries"]
 
 
 @dataclass(frozen=True)
