@@ -65,7 +65,7 @@ def test_a_taken_id_or_a_suite_ending_elsewhere_is_refused_unchanged(tmp_path: P
 
 def test_a_csv_without_the_column_is_refused(tmp_path: Path) -> None:
     path = suite_with(tmp_path, "rows.csv", "id,text\nfirst,fine\n")
-    with pytest.raises(UsageError, match="no column for expect.sentiment"):
+    with pytest.raises(UsageError, match=r"no column for expect\.sentiment"):
         append_case(load_suite(path), CASE)
     assert (tmp_path / "rows.csv").read_text() == "id,text\nfirst,fine\n"
 
