@@ -46,7 +46,7 @@ __all__ = [
 TargetKind = Literal["call", "case"]
 KINDS: tuple[str, ...] = ("call", "case")
 VERDICTS: tuple[str, ...] = ("pass", "fail")
-_RECENT = 2000
+_RECENT = 500
 """A queue samples from this many newest calls of each version (bounded work on big logs)."""
 
 REVIEWS = sa.Table(

@@ -99,11 +99,21 @@ def define_v1(metadata: sa.MetaData) -> sa.Table:
 call_log = define_v1(sa.MetaData())
 """The table as it is now (when a step changes it, change this too and leave define_v1)."""
 
+_PROMPT_TIME = sa.Index("ix_promptkit_call_log_prompt_time", call_log.c.prompt,
+                        call_log.c.started_at)  # m002
+
 
 @migration(COMPONENT)
 def m001_call_log(conn: Connection) -> None:
     """One row per model call."""
     define_v1(sa.MetaData()).create(conn)
+
+
+@migration(COMPONENT)
+def m002_prompt_time_index(conn: Connection) -> None:
+    """A prompt's calls newest first (`promptkit view`'s call list filtered by prompt pages
+    through them by time; the (prompt, version, started_at) index leaves a sort)."""
+    _PROMPT_TIME.create(conn, checkfirst=True)
 
 
 def _row(entry: CallLogEntry) -> dict[str, Any]:

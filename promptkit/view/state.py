@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["ViewState", "view_state"]
 
 _MAX_FLASHES = 1000
+_SHORTEST_SECRET = 8
+"""No credential shape, and no secret value the scrubber hides, is shorter (`redact`)."""
 
 
 class ViewState:
@@ -65,6 +67,8 @@ class ViewState:
         """Every `{{ value }}` of every template, scrubbed of anything like a secret."""
         if value is None:
             return ""
+        if isinstance(value, str) and len(value) < _SHORTEST_SECRET:
+            return value
         if isinstance(value, Markup):
             return Markup(self.scrubber.text(str(value)))
         return self.scrubber.text(value if isinstance(value, str) else str(value))

@@ -12,11 +12,14 @@ from promptkit.evals.reviews import export_labels as export
 from promptkit.evals.reviews import reviews_of
 from promptkit.evals.suite import load_suite
 from promptkit.view.forms import posted, redirect_with
-from promptkit.view.queries.runs import CaseRow, Summary, compare_cases, one_result, summaries
+from promptkit.view.queries.runs import Summary, compare_cases, one_result, summaries
 from promptkit.view.state import ViewState, view_state
 from promptkit.view.svg import bar_chart
 
-__all__ = ["compare", "export_labels", "index", "result"]
+__all__ = ["SHOWN", "compare", "export_labels", "index", "result"]
+
+SHOWN = 100
+"""Cases shown side by side at most (filters and the search find the others)."""
 
 
 def index(request: Request) -> Response:
@@ -38,9 +41,10 @@ def compare(request: Request) -> Response:
     wanted = request.query_params.getlist("v") or [s.version for s in known]
     chosen = [s for s in known if s.version in wanted]
     show, search = request.query_params.get("show", "all"), request.query_params.get("q", "")
-    rows = _shown(compare_cases(state.registry.engine, chosen), show, search)
+    rows, total = compare_cases(state.registry.engine, chosen, show=show, search=search,
+                                limit=SHOWN)
     return state.render(request, "compare.html", prompt=prompt, suite=suite, known=known,
-                        chosen=chosen, rows=rows, show=show, q=search)
+                        chosen=chosen, rows=rows, total=total, show=show, q=search)
 
 
 def result(request: Request) -> Response:
@@ -68,16 +72,3 @@ async def export_labels(request: Request) -> Response:
         return f"{added} label(s) added to {suite}.labels.jsonl"
     message = await run_in_threadpool(act, view_state(request))
     return redirect_with(request, "/runs", message)
-
-
-def _shown(rows: list[CaseRow], show: str, search: str) -> list[CaseRow]:
-    """Only failures or flips when asked; only cases whose id or output has `search`."""
-    if show == "failures":
-        rows = [r for r in rows if r.failed]
-    elif show == "flips":
-        rows = [r for r in rows if r.flipped]
-    needle = search.strip().lower()
-    if needle:
-        rows = [r for r in rows if needle in r.case_id.lower() or any(
-            c is not None and needle in c.output.lower() for c in r.cells)]
-    return rows

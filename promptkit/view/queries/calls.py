@@ -84,8 +84,8 @@ def call_page(engine: Engine, where: CallFilter, cursor: str | None = None,
     after = _cursor(cursor)
     if after is not None:
         when, call_id = after
-        query = query.where(sa.or_(c.started_at < when,
-                                   sa.and_(c.started_at == when, c.id < call_id)))
+        query = query.where(c.started_at <= when,  # a range the index serves, then the tie
+                            sa.or_(c.started_at < when, c.id < call_id))
     query = query.order_by(c.started_at.desc(), c.id.desc()).limit(size + 1)
     with engine.connect() as conn:
         rows = list(conn.execute(query))

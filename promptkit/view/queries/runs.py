@@ -88,24 +88,49 @@ def summaries(engine: Engine, prompt: str | None = None) -> list[Summary]:
     return sorted(newest.values(), key=lambda s: (s.prompt, s.suite, _version_key(s.version)))
 
 
-def compare_cases(engine: Engine, chosen: list[Summary]) -> list[CaseRow]:
-    """Every case of the chosen versions' runs, one row each, in case-id order."""
+def compare_cases(engine: Engine, chosen: list[Summary], *, show: str = "all",
+                  search: str = "", limit: int = 200) -> tuple[list[CaseRow], int]:
+    """The cases of the chosen versions' runs in case-id order, one row each: only those
+    that failed somewhere (`show="failures"`) or flipped (`"flips"`), only those whose id or
+    output holds `search`; the first `limit` rows and how many matched. The filtering runs
+    in the database, so only the rows shown are read."""
+    if not chosen:
+        return [], 0
     r = RESULTS.c
-    pairs = [sa.and_(r.run_id == s.run_id, r.version == s.version) for s in chosen]
-    if not pairs:
-        return []
-    query = sa.select(r.id, r.run_id, r.version, r.case_id, r.passed, r.output,
-                      r.output_text, r.error).where(r.suite == chosen[0].suite,
-                                                    r.prompt == chosen[0].prompt,
-                                                    sa.or_(*pairs))
-    cells: dict[str, list[Cell | None]] = {}
-    column = {(s.run_id, s.version): i for i, s in enumerate(chosen)}
+    mine = [r.suite == chosen[0].suite, r.prompt == chosen[0].prompt,
+            sa.or_(*(sa.and_(r.run_id == s.run_id, r.version == s.version) for s in chosen))]
     with engine.connect() as conn:
-        for row in conn.execute(query):
-            found = cells.setdefault(row.case_id, [None] * len(chosen))
-            found[column[(row.run_id, row.version)]] = Cell(
+        matched: list[str] = list(conn.scalars(_matching(mine, show, search)))
+        shown = matched[:limit]
+        rows: Any = conn.execute(sa.select(r.id, r.run_id, r.version, r.case_id, r.passed, r.output,
+                                      r.output_text, r.error)
+                            .where(*mine, r.case_id.in_(shown))) if shown else []
+        cells: dict[str, list[Cell | None]] = {case: [None] * len(chosen) for case in shown}
+        column = {(s.run_id, s.version): i for i, s in enumerate(chosen)}
+        for row in rows:
+            cells[row.case_id][column[(row.run_id, row.version)]] = Cell(
                 row.id, bool(row.passed), _output(row.output, row.output_text), row.error)
-    return [CaseRow(case_id, found) for case_id, found in sorted(cells.items())]
+    return [CaseRow(case, found) for case, found in cells.items()], len(matched)
+
+
+def _matching(mine: list[Any], show: str, search: str) -> sa.Select[Any]:
+    r = RESULTS.c
+    passed = sa.case((r.passed, 1), else_=0)
+    query = sa.select(r.case_id).where(*mine).group_by(r.case_id).order_by(r.case_id)
+    if show == "failures":
+        query = query.having(sa.func.min(passed) == 0)
+    elif show == "flips":
+        query = query.having(sa.func.min(passed) != sa.func.max(passed))
+    needle = search.strip().lower()
+    if needle:
+        pattern = f"%{needle.replace(chr(92), chr(92) * 2).replace('%', chr(92) + '%')}%"
+        pattern = pattern.replace("_", chr(92) + "_")
+        found = sa.or_(sa.func.lower(r.case_id).like(pattern, escape=chr(92)),
+                       sa.func.lower(sa.func.coalesce(r.output, "") + " "
+                                     + sa.func.coalesce(r.output_text, ""))
+                       .like(pattern, escape=chr(92)))
+        query = query.having(sa.func.max(sa.case((found, 1), else_=0)) == 1)
+    return query
 
 
 def one_result(engine: Engine, result_id: int) -> Any | None:
@@ -114,11 +139,11 @@ def one_result(engine: Engine, result_id: int) -> Any | None:
 
 
 def _output(stored: str | None, text: str | None) -> str:
-    value = json.loads(stored) if stored else None
-    if value is None:
+    """The output as stored (JSON text; not parsed: thousands of cells are compared), or
+    the model's text when it has no parsed output."""
+    if stored in (None, "", "null"):
         return text or ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
-                                                           sort_keys=True)
+    return stored if not stored.startswith('"') else str(json.loads(stored))
 
 
 def _version_key(version: str) -> tuple[Any, ...]:
