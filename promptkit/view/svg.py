@@ -35,8 +35,8 @@ def line_chart(series: Mapping[str, Sequence[float]], labels: Sequence[str], *, 
     """One line per named series over the same x `labels` (first and last labelled)."""
     high = max((v for values in series.values() for v in values), default=1.0) or 1.0
     steps = max(len(labels) - 1, 1)
-    parts = [_axes(), f'<text x="{_PAD - 4}" y="{_PAD + 4}" text-anchor="end">'
-             f'{high:.3g}{escape(unit)}</text>']
+    parts = [_axes(), f'<text x="{_PAD + 4}" y="{_PAD - 4}">max {high:.3g}{escape(unit)}'
+             f'</text>']
     for n, (name, values) in enumerate(series.items()):
         points = " ".join(f"{_PAD + i * (_W - 2 * _PAD) / steps:.1f},"
                           f"{_H - _PAD - (_H - 2 * _PAD) * v / high:.1f}"
