@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from live import browser, served  # noqa: E402
-from view_helpers import REPO, seed_calls, seed_results  # noqa: E402
+from live import browser, served
+from view_helpers import REPO, seed_calls, seed_results
 
-from promptkit.config import load_settings  # noqa: E402
-from promptkit.registry import Registry  # noqa: E402
-from promptkit.templates.library import PromptLibrary  # noqa: E402
-from promptkit.view import create_app  # noqa: E402
+from promptkit.config import load_settings
+from promptkit.registry import Registry
+from promptkit.templates.library import PromptLibrary
+from promptkit.view import create_app
 
 PAGES = {
     "prompts": "/prompts", "diff": "/prompts/sentiment/diff?a=1.1.0&b=1.2.0",
