@@ -29,6 +29,8 @@ SKIPPED = {
     "promptkit run sentiment@1.2.0 --model local --var text=\"I love it\"": "the local model",
     "promptkit local stop": "the local model",
     "python benchmarks/run.py": "the benchmarks take minutes (benchmarks/)",
+    "pip install 'promptkit[view]'": "installs packages (the dev extra has them)",
+    "promptkit view": "serves until stopped (tests/view starts it and checks it listens)",
 }
 
 

@@ -105,9 +105,12 @@ COMMAND_MODULES = {
     "promote": "gate_cmd", "publish": "registry_cmd", "redteam": "redteam_cmd",
     "render": "prompts",
     "rollback": "registry_cmd", "run": "run_cmd", "show": "prompts",
+    "view": "promptkit.view.command",
 }  # fmt: skip
 """Which module of promptkit.cli defines each command: it is imported only when its command
-runs, so `promptkit list` does not pay for the SDK, SQLAlchemy and pandas."""
+runs, so `promptkit list` does not pay for the SDK, SQLAlchemy and pandas. A dotted name is a
+module of another layer-5 adapter (the CLI never imports it statically); its `command` is
+added to the group."""
 
 
 class _Group(click.Group):
@@ -119,7 +122,11 @@ class _Group(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in COMMAND_MODULES:
-            importlib.import_module(f"promptkit.cli.{COMMAND_MODULES[name]}")
+            module = COMMAND_MODULES[name]
+            if "." in module:
+                self.add_command(importlib.import_module(module).command, name)
+            else:
+                importlib.import_module(f"promptkit.cli.{module}")
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:

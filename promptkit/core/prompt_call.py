@@ -69,6 +69,9 @@ def prompt_call(prompt: PromptLike, variables: Mapping[str, Any] | None = None, 
                 metadata: Mapping[str, Any] | None = None
                 ) -> tuple[list[Message], dict[str, Any]]:
     """`prompt` rendered with `variables`, and the options of its call (`prompt_options`):
-    what `call_prompt` and `stream_prompt` send."""
-    return prompt.render(dict(variables or {})), prompt_options(
-        prompt, config=config, default_config=default_config, metadata=metadata)
+    what `call_prompt` and `stream_prompt` send. The call's metadata keeps the `variables`
+    (so a logged call can become an eval case: `promptkit.evals.reviews.add_to_dataset`)."""
+    given = dict(variables or {})
+    return prompt.render(given), prompt_options(
+        prompt, config=config, default_config=default_config,
+        metadata={"variables": given, **(metadata or {})})

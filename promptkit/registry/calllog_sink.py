@@ -121,6 +121,9 @@ call_log = define_v2(_METADATA)
 """The table as it is now (when a step changes it, change this too and leave define_v1)."""
 feedback = _METADATA.tables["promptkit_feedback"]
 
+_PROMPT_TIME = sa.Index("ix_promptkit_call_log_prompt_time", call_log.c.prompt,
+                        call_log.c.started_at)  # m003
+
 
 @migration(COMPONENT)
 def m001_call_log(conn: Connection) -> None:
@@ -138,6 +141,13 @@ def m002_arms_and_feedback(conn: Connection) -> None:
         if column not in present:
             conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
     snapshot.tables["promptkit_feedback"].create(conn, checkfirst=True)
+
+
+@migration(COMPONENT)
+def m003_prompt_time_index(conn: Connection) -> None:
+    """A prompt's calls newest first (`promptkit view`'s call list filtered by prompt pages
+    through them by time; the (prompt, version, started_at) index leaves a sort)."""
+    _PROMPT_TIME.create(conn, checkfirst=True)
 
 
 def _row(entry: CallLogEntry) -> dict[str, Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "PURPOSES",
     "SELECT",
     "UPDATE",
+    "DELETE",
     "AppliedRoles",
     "RolesScript",
     "Target",
@@ -44,8 +45,8 @@ __all__ = [
     "roles_script",
 ]
 
-SELECT, INSERT, UPDATE = "SELECT", "INSERT", "UPDATE"
-_ORDER = (SELECT, INSERT, UPDATE)
+SELECT, INSERT, UPDATE, DELETE = "SELECT", "INSERT", "UPDATE", "DELETE"
+_ORDER = (SELECT, INSERT, UPDATE, DELETE)
 
 Grants = Mapping[str, frozenset[str]]
 """Table name -> the privileges a role has on it."""
@@ -75,7 +76,9 @@ _SERVING = _with(_with({}, {table: [SELECT] for table in _CHAIN_READ}), {
     "promptkit_versions": [SELECT],
     "promptkit_pins": [SELECT],
     "promptkit_model_configs": [SELECT],
+    "promptkit_canaries": [SELECT],  # which share of requests gets which version
     "promptkit_call_log": [INSERT],  # written, never read: the calls of other apps stay theirs
+    "promptkit_feedback": [INSERT],  # promptkit.feedback(call_id, score)
 })  # fmt: skip
 
 _CI = _with(_SERVING, {
@@ -85,6 +88,7 @@ _CI = _with(_SERVING, {
     "promptkit_eval_results": [SELECT, INSERT],
     "promptkit_gate_results": [INSERT],  # a verdict is a chained entry:
     "promptkit_chain_head": [UPDATE],  # its writer locks the head (FOR UPDATE) and moves it
+    "promptkit_reviews": [SELECT],  # reviewed cases become judge-calibration labels
 })  # fmt: skip
 
 _RELEASE = _with(_CI, {
@@ -93,6 +97,10 @@ _RELEASE = _with(_CI, {
     "promptkit_model_configs": [INSERT, UPDATE],
     "promptkit_model_config_history": [INSERT],
     "promptkit_move_requests": [INSERT],  # requests and approvals: events, never updated
+    "promptkit_canaries": [INSERT, UPDATE, DELETE],  # a canary ends when aborted or promoted
+    "promptkit_call_log": [SELECT],  # the canary monitor compares the arms on it
+    "promptkit_feedback": [SELECT],
+    "promptkit_reviews": [INSERT],  # reviews in `promptkit view`
 })  # fmt: skip
 """Not even release may change an environment's rules (`promptkit_env_rules`): that is the
 database owner's, so whoever moves production cannot first remove its protection."""

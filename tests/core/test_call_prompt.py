@@ -44,7 +44,8 @@ def test_call_prompt_sends_the_prompts_settings_and_returns_config_and_cost() ->
     assert result.output == {"label": "ok"} and result.config == fast
     assert result.cost_usd == 1000 * 2.0 / 1e6 + 500 * 8.0 / 1e6 and result.cost_source
     assert result.metadata == {"prompt": "classify", "version": "1.2.0",
-                               "content_hash": prompt.content_hash, "case": "a"}
+                               "content_hash": prompt.content_hash, "case": "a",
+                               "variables": {"text": "fine"}}
 
 
 def test_run_json_carries_the_cost(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]

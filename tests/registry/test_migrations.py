@@ -53,7 +53,8 @@ def test_another_component_registers_its_own_steps(
     assert migrate(engine, ["calllog"]) == ["calllog:m001_calls", "calllog:m002_calls_model"]
     assert migrate(engine, ["registry"]) == ["registry:m001_registry_tables",
                                              "registry:m002_ledger_chain",
-                                             "registry:m003_one_chain"]
+                                             "registry:m003_one_chain",
+                                             "registry:m004_canaries"]
     migrate(engine)
     assert migrate(engine) == []
     with engine.connect() as conn:

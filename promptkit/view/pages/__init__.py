@@ -1,0 +1,1 @@
+"""The pages of `promptkit view`, one module per subject, each with its `routes`."""
