@@ -22,7 +22,7 @@ from promptkit.templates.parse import parse_prompt
 from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import sort_versions
 
-__all__ = ["load_verified", "publish", "read_version", "read_versions"]
+__all__ = ["load_verified", "publish", "read_names", "read_version", "read_versions"]
 
 _RACE_ATTEMPTS = 3
 
@@ -87,6 +87,10 @@ def read_version(conn: Connection, name: str, version: str) -> PublishedVersion:
             f"run `promptkit publish {name}`"
         )
     return _record(row._mapping)
+
+
+def read_names(conn: Connection) -> list[str]:
+    return list(conn.scalars(sa.select(prompts.c.name).order_by(prompts.c.name)))
 
 
 def read_versions(conn: Connection, name: str) -> list[PublishedVersion]:

@@ -29,12 +29,12 @@ from promptkit.registry.store import Registry
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "DELETE",
     "GRANTS",
     "INSERT",
     "PURPOSES",
     "SELECT",
     "UPDATE",
-    "DELETE",
     "AppliedRoles",
     "RolesScript",
     "Target",

@@ -118,6 +118,11 @@ class Registry:
         except PromptError as error:
             return PublishOutcome(name, version, "refused", None, f"does not parse: {error}")
 
+    def names(self) -> list[str]:
+        """Every prompt name with a published version, sorted."""
+        with self._reading() as conn:
+            return stored.read_names(conn)
+
     def version(self, name: str, version: str) -> PublishedVersion:
         with self._reading() as conn:
             return stored.read_version(conn, name, version)

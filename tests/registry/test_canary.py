@@ -160,6 +160,10 @@ def test_the_call_log_records_the_arm_and_feedback_is_kept(live: Registry) -> No
         feedback("", float("nan"), registry=live)
 
 
+def test_the_registry_lists_its_prompt_names(live: Registry) -> None:
+    assert live.names() == ["extract_contact", "sentiment", "support_assistant"]
+
+
 def test_canary_rows_are_not_pins(live: Registry) -> None:
     live.canary("sentiment", "1.2.0", env="production", percent=5, reason="x")
     pin = live.current("sentiment", "production")

@@ -1,4 +1,5 @@
-"""Which prompts the app lists: those in the project's files, pinned, called or evaluated."""
+"""Which prompts the app lists: those in the project's files, published, called or
+evaluated."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ __all__ = ["prompt_names"]
 
 
 def prompt_names(state: ViewState) -> list[str]:
-    """Every prompt name the project's files, pins, call log or eval results know."""
+    """Every prompt name the project's files, the registry, the call log or eval results
+    know."""
     names = set(_file_names(state))
-    names |= {pin.name for pin in state.registry.pins()}
+    names |= set(state.registry.names())
     with state.registry.engine.connect() as conn:
         for column in (call_log.c.prompt, RESULTS.c.prompt):
             if sa.inspect(conn).has_table(column.table.name):
