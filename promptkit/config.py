@@ -55,6 +55,11 @@ class Settings:
     registry_timeout_s: str = "2"
     """How long a registry query may go unanswered before it counts as an outage (last-known
     versions served, marked stale) and the longest a first `get()` with nothing known waits."""
+    registry_push: str = "true"
+    """Whether resolvers learn of pin moves as they commit (PostgreSQL's LISTEN/NOTIFY,
+    SQLite's data_version) instead of only at their ttl check."""
+    registry_heartbeat_s: str = "10"
+    """How often a serving process reports what it serves (`promptkit fleet`); 0: never."""
 
     canary_confidence: str = "0.95"
     """The canary monitor's confidence: an equally good canary is aborted with a chance
@@ -87,6 +92,18 @@ class Settings:
             raise ConfigError(f"setting {name} (PROMPTKIT_{name.upper()} or [tool.promptkit] "
                               f"{name}) is {text!r}: expected a number of seconds above 0")
         return value
+
+    def seconds_or_off(self, name: str) -> float | None:
+        """A duration setting that 0 (or `off`) turns off: None then."""
+        return None if str(getattr(self, name)).strip().lower() in _OFF else self.seconds(name)
+
+    def flag(self, name: str) -> bool:
+        """A yes/no setting (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`)."""
+        text = str(getattr(self, name)).strip().lower()
+        if text in _ON or text in _OFF:
+            return text in _ON
+        raise ConfigError(f"setting {name} (PROMPTKIT_{name.upper()} or [tool.promptkit] "
+                          f"{name}) is {text!r}: expected true or false")
 
     @property
     def environment_names(self) -> tuple[str, ...]:
@@ -143,6 +160,8 @@ def load_settings(root: Path | None = None, environ: dict[str, str] | None = Non
     }
     return replace(settings, retry={**settings.retry, **_retry_from_env(env)}, **overrides)
 
+
+_ON, _OFF = ("true", "1", "yes", "on"), ("false", "0", "0.0", "no", "off")
 
 _TABLES = ("root", "models", "retry")
 """Settings no single PROMPTKIT_<NAME> variable overrides (retry's keys have their own)."""
