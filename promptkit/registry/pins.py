@@ -21,6 +21,7 @@ from promptkit.errors import (
 )
 from promptkit.registry import approvals
 from promptkit.registry.chained import ChainWriter
+from promptkit.registry.notify import announce
 from promptkit.registry.protection import Proposal, read_rules, review
 from promptkit.registry.published import read_version
 from promptkit.registry.records import ACTIONS, LedgerEntry, MoveRequest, Pin, check_env
@@ -202,6 +203,7 @@ def append_entry(
     }
     prev_hash = chain.head.row_hash
     ledger_id = chain.append("pin", row)
+    announce(chain.conn, name, env)  # NOTIFY at commit (PostgreSQL): resolvers check at once
     return LedgerEntry(id=ledger_id, **row, prev_hash=prev_hash, row_hash=chain.head.row_hash,
                        chain_seq=chain.head.seq, db_user=chain.db_user)
 
