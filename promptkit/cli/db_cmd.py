@@ -8,7 +8,8 @@ import click
 # Every component that registers migrations, so that --apply creates every table it grants on.
 import promptkit.evals.gate_store
 import promptkit.evals.store
-import promptkit.registry.calllog_sink  # noqa: F401
+import promptkit.registry.calllog_sink
+import promptkit.registry.fleet  # noqa: F401
 from promptkit.cli.app import Project, cli, pass_project
 from promptkit.registry.roles import (
     DEFAULT_PREFIX,

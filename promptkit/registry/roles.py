@@ -79,6 +79,8 @@ _SERVING = _with(_with({}, {table: [SELECT] for table in _CHAIN_READ}), {
     "promptkit_canaries": [SELECT],  # which share of requests gets which version
     "promptkit_call_log": [INSERT],  # written, never read: the calls of other apps stay theirs
     "promptkit_feedback": [INSERT],  # promptkit.feedback(call_id, score)
+    "promptkit_heartbeats": [SELECT, INSERT, UPDATE],  # each process upserts its own rows
+    "promptkit_heartbeat_pins": [SELECT, INSERT, UPDATE],
 })  # fmt: skip
 
 _CI = _with(_SERVING, {

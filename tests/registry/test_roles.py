@@ -37,6 +37,7 @@ from promptkit.registry.roles import (
     GRANTS,
     INSERT,
     SELECT,
+    UPDATE,
     apply_roles,
     declared_tables,
     role_name,
@@ -88,8 +89,10 @@ def test_each_role_may_do_what_the_one_before_may_and_serving_only_reads() -> No
             assert privileges <= GRANTS[larger][table], (smaller, larger, table)
     serving = GRANTS["serving"]
     writes = {"promptkit_call_log", "promptkit_feedback"}  # what a serving app reports
-    assert {t for t, p in serving.items() if p != {SELECT}} == writes
+    upserts = {"promptkit_heartbeats", "promptkit_heartbeat_pins"}  # each process its own rows
+    assert {t for t, p in serving.items() if p != {SELECT}} == writes | upserts
     assert all(serving[t] == {INSERT} for t in writes)
+    assert all(serving[t] == {SELECT, INSERT, UPDATE} for t in upserts)
 
 
 # -- a refusal, as each driver reports it ------------------------------------------------
@@ -246,7 +249,12 @@ def test_serving_resolves_and_logs_calls_and_may_not_pin_or_publish(
     serving = Registry(roles.url("serving"))
     assert serving.load("sentiment", "1.1.0").version == "1.1.0"
     assert serving.current("sentiment", "production").version == "1.1.0"  # type: ignore[union-attr]
-    assert Resolver(serving).get("sentiment", env="production").version == "1.1.0"
+    resolver = Resolver(serving, heartbeat_s=60)
+    assert resolver.get("sentiment", env="production").version == "1.1.0"
+    resolver.close()  # it wrote its heartbeat, as serving may
+    assert resolver._threads.heartbeats is not None
+    assert resolver._threads.heartbeats.writes >= 1
+    assert resolver._threads.heartbeats.failures == 0
 
     sink = DatabaseSink(roles.url("serving"))
     sink.write(_entries("c1", "c2"))
