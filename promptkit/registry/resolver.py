@@ -30,9 +30,11 @@ from promptkit.hashing import content_hash
 from promptkit.registry.arms import arm_of
 from promptkit.registry.background import Lookups, unanswered
 from promptkit.registry.disk_cache import DiskCache
+from promptkit.registry.heartbeats import DEFAULT_HEARTBEAT_S
 from promptkit.registry.published import load_verified
 from promptkit.registry.records import Canary, Pin, check_env
 from promptkit.registry.references import FileDiffersError
+from promptkit.registry.serving_threads import ServingThreads
 from promptkit.registry.sources import ModelConfigs
 from promptkit.registry.store import Registry
 from promptkit.templates.front_matter import NAME_PATTERN, PromptMeta
@@ -41,6 +43,7 @@ from promptkit.templates.prompt import Prompt
 from promptkit.templates.versions import LATEST, is_version, parse_ref, sort_versions
 
 __all__ = [
+    "DEFAULT_HEARTBEAT_S",
     "DEFAULT_TIMEOUT_S",
     "DEFAULT_TTL_S",
     "DEFAULT_WAIT_S",
@@ -123,13 +126,20 @@ class Resolver:
     for it at most `wait_s` when there is a version to serve meanwhile (the one in memory,
     or the last-known copy on disk), and at most `timeout_s` when there is none. A query
     unanswered for `timeout_s` counts as an outage: what is known is served marked stale,
-    a warning is given once, and the next check starts afresh on a new connection."""
+    a warning is given once, and the next check starts afresh on a new connection.
+
+    With `push`, a thread learns of moves as they commit (`watch`: PostgreSQL's
+    notifications, SQLite's data_version) and checks at once; the ttl check stays as the
+    fallback. Every `heartbeat_s` (None: never; `default_resolver` reports every
+    `DEFAULT_HEARTBEAT_S`) and after a switch, a thread reports what this process serves
+    (`promptkit fleet`). `close()` stops both."""
 
     def __init__(
         self, registry: Registry, *, ttl: float = DEFAULT_TTL_S, cache_dir: Path | None = None,
         library: PromptLibrary | None = None, clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None, wait_s: float = DEFAULT_WAIT_S,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float = DEFAULT_TIMEOUT_S, push: bool = True,
+        heartbeat_s: float | None = None,
     ) -> None:
         self.registry = registry
         self.ttl, self.wait_s, self.timeout_s = ttl, wait_s, timeout_s
@@ -151,6 +161,8 @@ class Resolver:
         self._warned = False
         self._checked_pins: set[tuple[str, str, int]] = set()
         self._canaries: dict[tuple[str, str], _Running] = {}
+        self._threads = ServingThreads(registry, self, push=push, heartbeat_s=heartbeat_s)
+        self._quiet_mark: int | None = None  # the watcher's mark at the last full check
 
     def get(self, name: str, env: str | None = None, *, version: str | None = None,
             key: str | None = None) -> Resolved:
@@ -225,11 +237,30 @@ class Resolver:
             self._warned = True
             _warn(f"promptkit: serving last-known prompt versions: {self._down}")
 
+    def refresh(self) -> None:
+        """Check now whether cached pins moved, on the calling thread (the change
+        watcher's, told that something committed); callers get the answer at once."""
+        with self._lock:
+            self._fresh_until = self._clock() + self.ttl
+            self._checks += 1
+            check = self._checks
+        self._refresh(check)
+
+    def close(self) -> None:
+        """Stop the change watcher and heartbeat threads (the registry stays open)."""
+        self._threads.close()
+
     def _refresh(self, check: int) -> None:
         """Bring every cached pin (and every stale exact version) up to date; runs off the
-        caller's thread, and an answer older than one already applied is dropped."""
+        caller's thread, and an answer older than one already applied is dropped. Skipped
+        when the watcher saw no commit since the last check (SQLite's data_version)."""
+        self._threads.start()
+        mark = self._threads.mark()
         with self._lock:
             known = dict(self._entries)
+        if mark is not None and mark == self._quiet_mark and not any(
+                e.stale for e in known.values()):
+            return
         pinned = [k for k in known if k[1] is not None]
         retry = [k for k, e in known.items() if k[2] is not None and e.stale]
         updates: dict[Key, Resolved] = {}
@@ -249,11 +280,12 @@ class Resolver:
         with self._lock:
             if check <= self._applied:
                 return
-            self._applied = check
+            self._applied, self._quiet_mark = check, mark
             self._entries.update(updates)
             if running is not None:
                 self._canaries = running
             self._recovered()
+        self._threads.served(updates.values())
 
     def _running(self, found: list[Canary]) -> dict[tuple[str, str], _Running]:
         """The canaries as the callers' arms: each with its version, loaded and verified."""
@@ -297,6 +329,7 @@ class Resolver:
         """A key not seen before: from the registry, waiting at most `wait_s` when a
         last-known copy on disk can be served instead, else at most `timeout_s`."""
         key = _canonical(*self._latest(*raw))
+        self._threads.start()
         self._check()  # a first load starts a ttl period, as a check does
         if key in self._entries:  # the same key, asked for in other words
             return self._keep(raw, key, self._entries[key])
@@ -321,14 +354,18 @@ class Resolver:
             if known is None or known.stale:
                 self._entries[key] = entry
             self._keys[raw] = key
-        return self._entries[key]
+            entry = self._entries[key]
+        self._threads.served([entry])
+        return entry
 
     def _keep(self, raw: tuple[str, str | None, str | None], key: Key,
               entry: Resolved) -> Resolved:
         with self._lock:
             self._entries.setdefault(key, entry)
             self._keys[raw] = key
-            return self._entries[key]
+            entry = self._entries[key]
+        self._threads.served([entry])
+        return entry
 
     def _from_registry(self, key: Key) -> Resolved:
         name, env, version = key
@@ -478,6 +515,8 @@ def default_resolver() -> Resolver:
                 library=PromptLibrary(settings.prompts_path), settings=settings,
                 wait_s=settings.seconds("registry_wait_s"),
                 timeout_s=settings.seconds("registry_timeout_s"),
+                push=settings.flag("registry_push"),
+                heartbeat_s=settings.seconds_or_off("registry_heartbeat_s"),
             )
         return _default
 

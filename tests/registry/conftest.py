@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkit.registry import Registry
+from promptkit.registry import Registry, Resolver
 from promptkit.templates.library import PromptLibrary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,3 +27,20 @@ def registry(db_url: str) -> Iterator[Registry]:
     registry = Registry(db_url)
     yield registry
     registry.close()
+
+
+@pytest.fixture(autouse=True)
+def close_resolvers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Resolver]]:
+    """Every resolver a test makes, closed after it: its watcher's connection and thread
+    never outlive the test (nor its database schema)."""
+    made: list[Resolver] = []
+    original = Resolver.__init__
+
+    def init(self: Resolver, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(Resolver, "__init__", init)
+    yield made
+    for resolver in made:
+        resolver.close()

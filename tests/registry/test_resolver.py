@@ -82,7 +82,8 @@ def test_a_move_is_served_after_the_ttl_and_not_before(
     sqlite_url: str, library: PromptLibrary, clock: Clock
 ) -> None:
     registry = published(sqlite_url, library, ("1.1.0", "production"), ("1.2.0", "production"))
-    resolver = patient(Registry(sqlite_url), ttl=0.5, clock=clock)
+    # the ttl check alone (push would switch at once: tests/registry/test_push.py)
+    resolver = patient(Registry(sqlite_url), ttl=0.5, clock=clock, push=False)
     assert resolver.get("sentiment", env="production").version == "1.2.0"
     registry.rollback("sentiment", env="production", reason="incident")
     clock.advance(0.4)
