@@ -97,7 +97,7 @@ retries_option = click.option(
 COMMAND_MODULES = {
     "approve": "protect_cmd", "canary": "canary_cmd", "config": "registry_cmd", "db": "db_cmd",
     "diff": "prompts",
-    "env": "protect_cmd", "gate": "gate_cmd", "history": "registry_cmd",
+    "env": "protect_cmd", "fleet": "fleet_cmd", "gate": "gate_cmd", "history": "registry_cmd",
     "init": "init_cmd", "judge": "judge_cmd", "lint": "lint_cmd", "list": "prompts",
     "local": "local_cmd",
     "logs": "logs_cmd", "provenance": "prompts", "new": "prompts", "pin": "registry_cmd",
