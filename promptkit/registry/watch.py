@@ -139,6 +139,7 @@ class PgListener(_Thread):
         self._engine = engine
         self.connects = 0
         self.connected = False
+        self.backend_pid: int | None = None  # the server process of the current connection
 
     def mark(self) -> int | None:
         return None  # PostgreSQL keeps its ttl check: a notification lost is caught there
@@ -169,6 +170,7 @@ class PgListener(_Thread):
 
     def _listen(self, conn: Any) -> None:
         conn.execute(f"LISTEN {CHANNEL}")
+        self.backend_pid = conn.info.backend_pid
         self.connects += 1
         self.connected = True
         self._changed()  # moves announced while nobody listened
