@@ -1,11 +1,16 @@
 """Heartbeats: a serving process reports to the registry which content it serves per
 prompt and environment, every `interval_s` and right after it switches, from a daemon
-thread of its own. A failing write never fails a caller: it warns once and is logged."""
+thread of its own. A failing write never fails a caller: it warns once and is logged.
+
+A switch is written within `SWITCH_SPREAD_S` (at a random moment in it), with the time it
+happened: a fleet that switches at once, on a push, does not write at once too while its
+processes are still switching."""
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import uuid
@@ -19,10 +24,14 @@ from promptkit.db.engine import unavailable_as_error
 from promptkit.registry.fleet import ProcessInfo, Served, write_heartbeat
 from promptkit.registry.store import Registry
 
-__all__ = ["DEFAULT_HEARTBEAT_S", "Heartbeats", "ServedPrompt", "this_process"]
+__all__ = ["DEFAULT_HEARTBEAT_S", "SWITCH_SPREAD_S", "Heartbeats", "ServedPrompt",
+           "this_process"]
 
 DEFAULT_HEARTBEAT_S = 10.0
 """How often a serving process reports what it serves (and right after it switches)."""
+
+SWITCH_SPREAD_S = 0.5
+"""A switch is reported at a random moment within this many seconds after it."""
 
 log = logging.getLogger("promptkit.registry")
 
@@ -109,7 +118,8 @@ class Heartbeats:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._beat()
-            self._wake.wait(self.interval_s)
+            if self._wake.wait(self.interval_s):
+                self._stop.wait(random.uniform(0, min(SWITCH_SPREAD_S, self.interval_s)))
             self._wake.clear()
         if self._dirty:  # a switch not written yet: written before the thread ends
             self._beat()
