@@ -39,6 +39,14 @@ _process: ProcessInfo | None = None
 _process_lock = threading.Lock()
 
 
+def _after_fork() -> None:
+    global _process_lock
+    _process_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def this_process() -> ProcessInfo:
     """This process's identity: a new uuid in each process (a forked child gets its own)."""
     global _process
@@ -85,6 +93,8 @@ class Heartbeats:
         """Start the writer (again in a forked child, where it is a new process)."""
         if self._pid == os.getpid() or self._stop.is_set():
             return
+        if self._pid:
+            self._lock = threading.Lock()  # the parent's thread may have held it at the fork
         self._pid = os.getpid()
         with self._lock:
             self._dirty = dict(self._served)

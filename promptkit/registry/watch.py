@@ -99,6 +99,8 @@ class _Thread:
     def start(self) -> None:
         if self._pid == os.getpid() or self._stop.is_set():
             return
+        if self._pid:
+            self._forked()
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name=f"promptkit-{self.kind}",
                                         daemon=True)
@@ -114,6 +116,9 @@ class _Thread:
         thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2 * _NOTIFY_WAIT_S + CONNECT_TIMEOUT_S)
+
+    def _forked(self) -> None:
+        """In a forked child: drop what belonged to the parent's thread."""
 
     def _stopping(self, wait: float) -> bool:
         """Wait up to `wait` seconds; True when the watcher should end."""
@@ -194,6 +199,10 @@ class SqliteWatch(_Thread):
         self._changes = 0
         self._conn: sqlite3.Connection | None = None
         self._seen: tuple[int, int, int] | None = None  # the file (device, inode), version
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()  # the parent's thread may have held it at the fork
+        self._conn, self._seen = None, None  # a SQLite connection is not used across fork
 
     def mark(self) -> int | None:
         """Asked now, not at the last poll: a commit just made is never missed."""
