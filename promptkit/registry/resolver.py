@@ -264,6 +264,7 @@ class Resolver:
         pinned = [k for k in known if k[1] is not None]
         retry = [k for k, e in known.items() if k[2] is not None and e.stale]
         updates: dict[Key, Resolved] = {}
+        current: dict[tuple[str, str], Pin] = {}
         running: dict[tuple[str, str], _Running] | None = None
         try:
             if pinned:
@@ -286,6 +287,10 @@ class Resolver:
                 self._canaries = running
             self._recovered()
         self._threads.served(updates.values())
+        for key in pinned:  # after the switch is served: the check costs it no time
+            pin = current.get((key[0], key[1] or ""))
+            if pin is not None and pin.ledger_id != known[key].ledger_id:
+                self._check_chain(pin)
 
     def _running(self, found: list[Canary]) -> dict[tuple[str, str], _Running]:
         """The canaries as the callers' arms: each with its version, loaded and verified."""
@@ -304,7 +309,6 @@ class Resolver:
             return replace(entry, stale=True)
         if entry.content_hash != prompt.content_hash or entry.stale:
             self._save(prompt, pin.env, pin.ledger_id)
-        self._check_chain(pin)
         return Resolved(prompt, pin.env, "registry", False, pin.ledger_id)
 
     def _outage(self, *, check: int | None, reason: str) -> None:
