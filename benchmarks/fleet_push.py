@@ -22,14 +22,10 @@ import random
 import statistics
 import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from _postgres import fresh_schema
 
 from promptkit.registry import Registry, Resolver
 from promptkit.registry.fleet import fleet_of
@@ -41,20 +37,8 @@ NAME, ENV, TTL_S = "sentiment", "production", 0.5
 VERSIONS = ("1.1.0", "1.2.0")
 
 
-@contextmanager
-def _schema(url: str) -> Iterator[str]:
-    """A fresh schema for the benchmark's tables, dropped after."""
-    schema = f"bench_push_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield make_url(url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+def _schema(url: str) -> Any:
+    return fresh_schema(url, "bench_push")
 
 
 def _serve(url: str, push: bool, events: Any, stop: Any) -> None:

@@ -17,14 +17,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
+from _postgres import fresh_schema
 from sqlalchemy.engine import make_url
 
 from promptkit.errors import StaleRegistryWarning
@@ -37,20 +34,8 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 REF = "sentiment@production"
 
 
-@contextmanager
-def _schema(url: str) -> Iterator[str]:
-    """A fresh schema on the server for the benchmark's tables, dropped after."""
-    schema = f"bench_stall_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield make_url(url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
+def _schema(url: str) -> Any:
+    return fresh_schema(url, "bench_stall")
 
 
 def _percentile(values: list[float], q: float) -> float:
