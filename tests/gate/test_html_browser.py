@@ -5,8 +5,6 @@ shows exactly the flipped cases. Skipped when Chromium is absent here; required 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -22,24 +20,9 @@ from promptkit.evals import EvalSession
 from promptkit.evals.gate import VersionRef, compare
 from promptkit.evals.gate_run import Gate
 from promptkit.evals.reports import html_report
+from tests.support import chromium_path, require
 
 WAIT_S = 30.0
-
-
-def require(what: str, present: bool, how: str) -> None:
-    """Skip with the reason locally; fail in CI, where .ci/run installs it."""
-    if present:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required in CI: {how}")
-    pytest.skip(f"{what} is not installed ({how})")
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    require("chromium", found is not None, "apt-get install -y chromium")
-    assert found is not None
-    return found
 
 
 class DevTools:
@@ -92,7 +75,7 @@ class DevTools:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
-    exe = chromium()
+    exe = chromium_path()
     try:
         from websockets.sync.client import connect
     except ImportError:

@@ -3,34 +3,15 @@ Chromium (Debian's, with --no-sandbox), skipped where absent and required in CI.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from tests.support import chromium_path, require
 
-CHROMIUM = "/usr/bin/chromium"
 WAIT_S = 30.0
-
-
-def require(what: str, present: bool, how: str) -> None:
-    """Skip with the reason locally; fail in CI, where it is installed."""
-    if present:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required in CI: {how}")
-    pytest.skip(f"{what} is not installed ({how})")
-
-
-def chromium_path() -> str:
-    found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    require("chromium", found is not None, "apt-get install -y chromium")
-    assert found is not None
-    return found
 
 
 @contextmanager
