@@ -1,7 +1,12 @@
-"""Peak memory of a 2,000-call eval run (1,000 cases × 2 versions) through promptkit, beside
-the same 2,000 requests through a bare `openai.AsyncOpenAI` loop; each in a fresh process.
+"""Peak memory of a 2,000-call eval run (1,000 cases × 2 versions) through promptkit's eval
+runner (`promptkit.evals.runner`, no pytest), beside the same 2,000 requests through a bare
+`openai.AsyncOpenAI` loop; each in a fresh process, its peak RSS measured from outside.
 
     python benchmarks/memory.py [--cases 1000]
+
+The peak is the child's `ru_maxrss` read by a small launcher (`_peak.py`) that forked it,
+never `getrusage(RUSAGE_SELF)` inside the child: on Linux that starts from the peak of the
+process that forked it, and reported this driver's 149 MB for both runs.
 """
 
 from __future__ import annotations
@@ -9,9 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +29,7 @@ def _child(kind: str, base_url: str, cases: int) -> None:
 
         asyncio.run(_promptkit(base_url, cases, 16))
     else:  # only the SDK is imported: the requests were rendered by the parent
-        asyncio.run(_bare(base_url, json.loads(sys.stdin.read()), 16))
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mb": round(peak_kb / 1024, 1)}))
+        asyncio.run(_bare(base_url, json.loads(Path(sys.argv[5]).read_text()), 16))
 
 
 async def _bare(base_url: str, requests: list[Any], concurrency: int) -> None:
@@ -48,12 +50,15 @@ async def _bare(base_url: str, requests: list[Any], concurrency: int) -> None:
 
 def _peak(kind: str, base_url: str, cases: int) -> float:
     from _common import items
+    from _peak import measure
 
     requests = [i.prompt.render(i.case.variables) for i in items(cases)] if kind == "bare" else []
-    done = subprocess.run([sys.executable, __file__, "--child", kind, base_url, str(cases)],
-                          cwd=HERE, capture_output=True, text=True, check=True,
-                          input=json.dumps(requests))
-    return float(json.loads(done.stdout.splitlines()[-1])["peak_mb"])
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(requests, handle)
+        handle.flush()
+        done = measure([sys.executable, __file__, "--child", kind, base_url, str(cases),
+                        handle.name], cwd=str(HERE))
+    return float(done["peak_mb"])
 
 
 def run(cases: int = 1000) -> dict[str, Any]:
@@ -63,7 +68,9 @@ def run(cases: int = 1000) -> dict[str, Any]:
     with server_process(reply(0.0)) as base_url:
         ours = _peak("promptkit", base_url, cases)
         bare = _peak("bare", base_url, cases)
-    return {"calls": cases * 2, "promptkit_peak_mb": ours, "bare_sdk_peak_mb": bare,
+    return {"path": "eval runner (promptkit.evals.runner, no pytest) vs bare openai loop",
+            "measured": "peak RSS of each child, from outside (wait4 in _peak.py)",
+            "calls": cases * 2, "promptkit_peak_mb": ours, "bare_sdk_peak_mb": bare,
             "ratio": round(ours / bare, 2)}
 
 

@@ -68,7 +68,7 @@ def _rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
         row(f"replay {p['cases']} cases via pytest (s; ms/item)",
             f"{p['replay_s']}; {p['replay_ms_per_item']}", "—", None),
         row("replay per item ÷ plain pytest item", p["ratio_to_plain_pytest"], "—", None),
-        row(f"peak memory, {m['calls']} calls (MB; bare SDK)",
+        row(f"peak memory, eval runner, {m['calls']} calls (MB; bare SDK)",
             f"{m['promptkit_peak_mb']} ({m['bare_sdk_peak_mb']})", "< 150",
             m["promptkit_peak_mb"] < 150),
     ]

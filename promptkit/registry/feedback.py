@@ -42,6 +42,6 @@ def feedback(call_id: str, score: float, *, source: str | None = None,
 
 
 def _project_registry() -> Registry:
-    from promptkit.registry.resolver import default_resolver
+    from promptkit.registry.default import default_resolver
 
     return default_resolver().registry

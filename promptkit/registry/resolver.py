@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from promptkit.config import Settings, load_settings
+from promptkit.config import Settings
 from promptkit.core.types import Message, ModelConfig
 from promptkit.db.engine import redact
 from promptkit.errors import (
@@ -51,8 +51,6 @@ __all__ = [
     "Resolver",
     "Source",
     "StaleRegistryWarning",
-    "default_resolver",
-    "get",
 ]
 
 DEFAULT_TTL_S = 0.5
@@ -501,32 +499,3 @@ def _canonical(name: str, env: str | None, version: str | None) -> Key:
 def _warn(message: str) -> None:
     log.warning("%s", message)
     warnings.warn(message, StaleRegistryWarning, stacklevel=4)
-
-
-_default: Resolver | None = None
-_default_lock = threading.Lock()
-
-
-def default_resolver() -> Resolver:
-    """The process-wide resolver of the project's settings (built on first use)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            settings = load_settings()
-            _default = Resolver(
-                Registry(settings.database_url, create=False),
-                cache_dir=settings.root / ".promptkit" / "cache",
-                library=PromptLibrary(settings.prompts_path), settings=settings,
-                wait_s=settings.seconds("registry_wait_s"),
-                timeout_s=settings.seconds("registry_timeout_s"),
-                push=settings.flag("registry_push"),
-                heartbeat_s=settings.seconds_or_off("registry_heartbeat_s"),
-            )
-        return _default
-
-
-def get(name: str, env: str | None = None, *, version: str | None = None,
-        key: str | None = None) -> Resolved:
-    """Resolve through the process-wide resolver: `promptkit.get("sentiment", env="prod")`
-    (with `key=user_id` while a canary may run, so each user keeps one arm)."""
-    return default_resolver().get(name, env, version=version, key=key)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import promptkit.registry.resolver as resolver_module
+import promptkit.registry.default as default_module
 from promptkit.config import Settings
 from promptkit.errors import (
     IntegrityError,
@@ -300,7 +300,7 @@ def test_promptkit_get_uses_the_project_settings(
     url = f"sqlite:///{project / 'shared.db'}"
     published(url, library, ("1.1.0", "production")).close()
     monkeypatch.setenv("PROMPTKIT_DB_URL", url)
-    monkeypatch.setattr(resolver_module, "_default", None)
+    monkeypatch.setattr(default_module, "_default", None)
     got = get("sentiment", env="production")
     assert (got.version, got.source) == ("1.1.0", "registry")
     assert list((project / ".promptkit/cache").glob("*/pins/sentiment/production.json"))
