@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 from dataclasses import dataclass
@@ -120,6 +121,19 @@ class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands with their short help, read from their modules' source rather than
+        imported: `promptkit --help` stays as light as `promptkit list`."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = [(name, self.commands[name].get_short_help_str(limit) if name in self.commands
+                 else _summary(_docstring(name), limit))
+                for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in self.commands and name in COMMAND_MODULES:
             module = COMMAND_MODULES[name]
@@ -138,6 +152,40 @@ class _Group(click.Group):
         except PromptkitError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
+
+
+def _docstring(name: str) -> str:
+    """The docstring of command `name`'s function, found in its module's source."""
+    module = COMMAND_MODULES[name]
+    dotted = module if "." in module else f"promptkit.cli.{module}"
+    path = Path(__file__).resolve().parents[2].joinpath(*dotted.split(".")).with_suffix(".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and _declares(node, name, "." in module):
+            return ast.get_docstring(node) or ""
+    return ""
+
+
+def _summary(doc: str, limit: int) -> str:
+    """A docstring's first sentence, cut to `limit` characters at a word, as click does."""
+    sentence = " ".join(doc.split("\n\n", 1)[0].split()).split(". ", 1)[0].rstrip(".")
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[: max(0, limit - 3)].rsplit(" ", 1)[0] + "..."
+
+
+def _declares(function: ast.FunctionDef, name: str, adapter: bool) -> bool:
+    """`@cli.command("name")` / `@something.group("name")` (or, in another adapter's
+    module, the function named `command`)."""
+    if adapter:
+        return function.name == "command"
+    for decorator in function.decorator_list:
+        if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr in ("command", "group") and decorator.args
+                and isinstance(decorator.args[0], ast.Constant)
+                and decorator.args[0].value == name):
+            return True
+    return False
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,3 +29,20 @@ def test_a_light_command_does_not_import_the_sdk() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_help_lists_every_command_with_its_summary_importing_none() -> None:
+    code = ("import sys; from click.testing import CliRunner; from promptkit.cli import cli; "
+            "out = CliRunner().invoke(cli, ['--help']).output; "
+            "loaded = [m for m in sys.modules if m.startswith(('promptkit.cli.', "
+            "'promptkit.view', 'sqlalchemy', 'openai', 'pandas'))]; "
+            "print(loaded); print(out)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded, _, help_text = done.stdout.partition("\n")
+    assert loaded.strip() == "['promptkit.cli.app']"
+    for name in COMMAND_MODULES:
+        line = next(ln for ln in help_text.splitlines() if ln.strip().startswith(name + " "))
+        assert len(line.split(None, 1)) == 2, line  # a summary beside the name
+    assert "Approve (or --reject) pending move" in help_text
+    assert "A local web app over the project's database" in help_text
