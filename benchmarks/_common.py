@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,14 +87,28 @@ def eval_project(root: Path, cases: int, base_url: str,
 
 def run_pytest(root: Path, *args: str) -> tuple[float, str]:
     """`pytest -q ARGS` in `root` in a fresh interpreter: its wall seconds and stdout."""
+    wall, out, _ = run_pytest_rss(root, *args)
+    return wall, out
+
+
+def run_pytest_rss(root: Path, *args: str) -> tuple[float, str, float]:
+    """`run_pytest`, plus the child's peak RSS in MB, measured from outside the process (the
+    parent's `os.wait4` rusage of that child: a child's own RUSAGE_SELF can report the
+    parent's peak on Linux)."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           *args], cwd=root, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"pytest {' '.join(args)} failed:\n{done.stdout[-3000:]}")
-    return wall, done.stdout
+    with tempfile.TemporaryFile("w+") as out:
+        child = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                  *args], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 text=True)  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        stdout = out.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"pytest {' '.join(args)} failed:\n{stdout[-3000:]}")
+    return wall, stdout, round(usage.ru_maxrss / 1024, 1)
 
 
 def median_us(samples: list[float]) -> float:

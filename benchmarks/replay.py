@@ -1,8 +1,9 @@
-"""Replay through pytest: N recorded cases run offline with `pytest evals`; wall time and
-per-item cost beside N trivial parametrized pytest items in the same environment (the
-floor any pytest-based runner pays).
+"""Replay through pytest: N recorded cases run offline with `pytest evals`; wall time, peak
+RSS (of the pytest process, from outside it) and per-item cost beside N trivial parametrized
+pytest items in the same environment (the floor any pytest-based runner pays).
 
     python benchmarks/replay.py [--cases 10000]
+    python benchmarks/replay.py --cases 100000      # the memory figure: RSS ≤ 500 MB
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import eval_project, reply, run_pytest, server_process
+from _common import eval_project, reply, run_pytest, run_pytest_rss, server_process
 
 
 def run(cases: int = 10_000) -> dict[str, Any]:
@@ -26,16 +27,22 @@ def run(cases: int = 10_000) -> dict[str, Any]:
         (root / "test_floor.py").write_text(
             f"import pytest\n\n@pytest.mark.parametrize('i', range({cases}))\n"
             "def test_floor(i):\n    assert i >= 0\n")
-        replay_wall, _ = run_pytest(root, "evals")  # the server is gone: replay only
-        floor, _ = run_pytest(root, "test_floor.py")
+        replay_wall, _, replay_rss = run_pytest_rss(root, "evals")  # no server: replay only
+        floor, _, floor_rss = run_pytest_rss(root, "test_floor.py")
     return {"cases": cases, "record_s": round(record, 2), "replay_s": round(replay_wall, 2),
             "replay_ms_per_item": round(replay_wall / cases * 1000, 3),
             "plain_pytest_s": round(floor, 2),
             "plain_pytest_ms_per_item": round(floor / cases * 1000, 3),
-            "ratio_to_plain_pytest": round(replay_wall / floor, 2)}
+            "ratio_to_plain_pytest": round(replay_wall / floor, 2),
+            "replay_peak_rss_mb": replay_rss, "plain_pytest_peak_rss_mb": floor_rss}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=10_000)
-    print(json.dumps(run(parser.parse_args().cases), indent=2))
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    arguments = parser.parse_args()
+    figures = json.dumps(run(arguments.cases), indent=2)
+    print(figures)
+    if arguments.out is not None:
+        arguments.out.write_text(figures + "\n")

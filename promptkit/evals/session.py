@@ -103,7 +103,8 @@ class EvalSession:
 
     @cached_property
     def replay(self) -> ReplaySession:
-        return ReplaySession.from_settings(self.settings, self.options.record)
+        return ReplaySession.from_settings(self.settings, self.options.record,
+                                           write_behind=True)
 
     @cached_property
     def configs(self) -> ModelConfigs:
@@ -191,7 +192,10 @@ class EvalSession:
             with self.replay.cassette(cassette), repeat_index(repeat):
                 return await self.runner.call(prompt, prompt.render(variables), model=model)
 
-        return self._loop.run(call())
+        try:
+            return self._loop.run(call())
+        finally:
+            self.replay.open(cassette).flush()  # a test's calls are written as it ends
 
     def judge_scores(self, spec: JudgeSpec, *, output: Any, variables: dict[str, Any],
                      expected: dict[str, Any] | None, cassette: str) -> list[JudgeScore]:
@@ -203,7 +207,10 @@ class EvalSession:
                 return await self.runner.judge_scores(spec, output=output, variables=variables,
                                                       expected=expected)
 
-        return self._loop.run(score())
+        try:
+            return self._loop.run(score())
+        finally:
+            self.replay.open(cassette).flush()
 
     def add_test_result(self, prompt: Prompt, *, suite: str, test: str, passed: bool,
                         message: str, calls: Sequence[CallResult]) -> CaseResult:

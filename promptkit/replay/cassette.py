@@ -88,6 +88,8 @@ class Cassette:
         self.used: set[str] = set()
         self._recorded: set[str] = set()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        """Held while the file is written: one writer of it at a time in this process."""
 
     def get(self, key: str) -> Entry | None:
         """The entry recorded under `key`, marking it used; None when there is none."""
@@ -109,15 +111,30 @@ class Cassette:
         return bool(self._recorded)
 
     def flush(self, *, prune: bool = False) -> None:
-        """Write new recordings; with `prune`, keep only the entries used in this session."""
-        with self._lock:
-            if not self._recorded and not (prune and set(self.entries) - self.used):
+        """Write new recordings; with `prune`, keep only the entries used in this session.
+
+        The file is read, merged and written outside the lock that `get` and `put` take, so
+        the event loop never waits on the disk; a failed write keeps the recordings dirty."""
+        with self._flushing:
+            with self._lock:
+                recorded = {k: self.entries[k] for k in self._recorded}
+                used = set(self.used)
+                stale = prune and bool(set(self.entries) - used)
+                self._recorded.clear()
+            if not recorded and not stale:
                 return
-            merged = read_cassette(self.path) or {}
-            merged.update({k: self.entries[k] for k in self._recorded})
-            if prune:
-                merged = {k: v for k, v in merged.items() if k in self.used}
-            self._store(merged)
+            try:
+                merged = read_cassette(self.path) or {}
+                merged.update(recorded)
+                if prune:
+                    merged = {k: v for k, v in merged.items() if k in used}
+                self._write(merged)
+            except BaseException:
+                with self._lock:
+                    self._recorded.update(recorded)
+                raise
+            with self._lock:
+                self.entries = {**merged, **{k: self.entries[k] for k in self._recorded}}
 
     def drop(self, keys: Iterable[str]) -> None:
         """Remove the entries under `keys` from the file (deleting it if none remain)."""
@@ -129,6 +146,9 @@ class Cassette:
     def _store(self, entries: dict[str, Entry]) -> None:
         self.entries = entries
         self._recorded.clear()
+        self._write(entries)
+
+    def _write(self, entries: dict[str, Entry]) -> None:
         if entries:
             write_cassette(self.path, entries)
         else:

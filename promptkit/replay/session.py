@@ -21,6 +21,7 @@ from promptkit.replay.cassette import Cassette, Entry, read_cassette
 from promptkit.replay.misses import Candidate, miss_error, nearest
 from promptkit.replay.modes import RecordMode
 from promptkit.replay.transport import ReplayTransport
+from promptkit.replay.writer import CassetteWriter
 
 __all__ = [
     "ACTIVE_CASSETTE",
@@ -83,6 +84,11 @@ class ReplaySession:
 
     Cassette paths are relative to the root (absolute paths are taken as they are). Each
     file is parsed once per session; lookups are by key in a dict. Thread- and task-safe.
+
+    With `write_behind` (what the eval runner uses), a cassette's new recordings are not
+    written when its block ends but handed to one background `CassetteWriter`, which writes
+    them in batches off the event loop; `flush()` and `finish()` write everything, and a
+    SIGKILL loses at most the last `write_interval_s` of recordings (see `replay.writer`).
     """
 
     def __init__(
@@ -93,6 +99,8 @@ class ReplaySession:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         secrets: Iterable[str] = (),
+        write_behind: bool = False,
+        write_interval_s: float = 0.1,
     ) -> None:
         self.root = Path(os.path.abspath(root))
         self.mode = RecordMode.parse(mode)
@@ -101,6 +109,7 @@ class ReplaySession:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._cassettes: dict[str, Cassette] = {}
         self._lock = threading.Lock()
+        self._writer = CassetteWriter(interval_s=write_interval_s) if write_behind else None
 
     @classmethod
     def from_settings(cls, settings: Settings, mode: RecordMode | str = RecordMode.NONE,
@@ -123,14 +132,18 @@ class ReplaySession:
     @contextmanager
     def cassette(self, path: Path | str) -> Iterator[Cassette]:
         """Within the block, requests in this context use the cassette at `path`; new
-        recordings are written (atomically) when the block ends."""
+        recordings are written (atomically) when the block ends, or with `write_behind`
+        by the session's writer thread soon after."""
         cassette = self.open(path)
         token = ACTIVE_CASSETTE.set((self, cassette))
         try:
             yield cassette
         finally:
             ACTIVE_CASSETTE.reset(token)
-            cassette.flush()
+            if self._writer is None:
+                cassette.flush()
+            elif cassette.dirty:
+                self._writer.submit(cassette)
 
     def open(self, path: Path | str) -> Cassette:
         """The session's cassette for `path`, parsed on first use and cached."""
@@ -226,7 +239,9 @@ class ReplaySession:
         return cassette.entries if cassette is not None else read_cassette(path)
 
     def flush(self) -> None:
-        """Write every cassette that holds new recordings."""
+        """Write every cassette that holds new recordings (the writer's queue first)."""
+        if self._writer is not None:
+            self._writer.drain()
         with self._lock:
             cassettes = list(self._cassettes.values())
         for cassette in cassettes:
@@ -235,6 +250,8 @@ class ReplaySession:
     def finish(self, within: Iterable[Path | str] | None = None) -> Unused:
         """Flush; in rewrite mode also delete what went unused; make what was written
         durable. Returns what was unused."""
+        if self._writer is not None:
+            self._writer.close()
         unused = self.unused(within)
         if self.mode is RecordMode.REWRITE:
             remove_unused(unused)

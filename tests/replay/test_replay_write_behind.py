@@ -1,0 +1,121 @@
+"""Recordings written behind the calls by one thread: the same files as written at once,
+all of them at the session's end, at most the last flush interval lost to a SIGKILL, and a
+failing write never fails a call."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from replay_helpers import ask, sdk
+
+from promptkit.replay import ReplaySession
+from promptkit.testing import FakeOpenAIServer
+
+SCRIPT = Path(__file__).with_name("write_behind_run.py")
+FLUSH_INTERVAL_S = 0.1  # the session's default write interval: the documented bound
+SCHEDULING_SLACK_S = 0.5  # what a loaded 2-core machine may add before a batch is written
+
+
+async def record(session: ReplaySession, base_url: str, cases: int) -> None:
+    client = sdk(session, base_url)
+
+    async def one(i: int) -> None:
+        with session.cassette(f"s/p@1/case-{i}.json"):
+            await ask(client, f"question {i}")
+
+    await asyncio.gather(*(one(i) for i in range(cases)))
+
+
+def fixed_clock() -> datetime:
+    return datetime(2025, 5, 1, tzinfo=UTC)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.json"))}
+
+
+def test_written_behind_hold_the_same_recordings_and_all_are_there_at_finish(
+        server: FakeOpenAIServer, tmp_path: Path) -> None:  # fmt: skip
+    at_once, behind = tmp_path / "at_once", tmp_path / "behind"
+    with ReplaySession(at_once, "all", clock=fixed_clock) as session:
+        asyncio.run(record(session, server.base_url, 40))
+    session = ReplaySession(behind, "all", write_behind=True, write_interval_s=60,
+                            clock=fixed_clock)
+    asyncio.run(record(session, server.base_url, 40))
+    assert len(files(behind)) < 40, "a 60 s interval has not written them all yet"
+    session.finish()
+    mine, theirs = files(behind), files(at_once)
+    assert len(mine) == 40 and mine.keys() == theirs.keys()
+    assert _without_latency(mine) == _without_latency(theirs)
+
+
+VOLATILE = (b'"latency_s"', b'"id"', b'"created"', b'"system_fingerprint"')
+"""Lines two recordings of the same answers differ in: the server's ids, times, latency."""
+
+
+def _without_latency(found: dict[str, bytes]) -> dict[str, list[bytes]]:
+    return {k: [line for line in v.splitlines() if not any(f in line for f in VOLATILE)]
+            for k, v in found.items()}
+
+
+def test_a_failing_write_warns_never_fails_a_call_and_is_retried_at_finish(
+        server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import promptkit.replay.cassette as cassette_module
+
+    real = cassette_module.write_cassette
+    broken = {"on": True}
+
+    def write(path: Path, entries: object) -> None:
+        if broken["on"]:
+            raise OSError(28, "No space left on device")
+        real(path, entries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cassette_module, "write_cassette", write)
+    session = ReplaySession(tmp_path, "all", write_behind=True, write_interval_s=0.01)
+    with pytest.warns(RuntimeWarning, match="not written .* yet"):
+        asyncio.run(record(session, server.base_url, 10))
+        time.sleep(0.3)
+    assert session.stats.recorded == 10 and not files(tmp_path)
+    broken["on"] = False
+    session.finish()
+    assert len(files(tmp_path)) == 10
+
+
+def test_sigkill_loses_at_most_the_last_write_interval(
+        server: FakeOpenAIServer, tmp_path: Path) -> None:  # fmt: skip
+    fixtures = tmp_path / "fixtures"
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), server.base_url, str(fixtures), "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(SCRIPT.parent), *sys.path])},
+    )  # fmt: skip
+    assert process.stdout is not None
+    ended: dict[str, float] = {}
+    for line in process.stdout:
+        if line.startswith("done "):
+            _, case, at = line.split()
+            ended[case] = float(at)
+        if len(ended) == 300:
+            killed_at = time.monotonic()
+            os.kill(process.pid, signal.SIGKILL)
+            break
+    rest, errors = process.communicate(timeout=30)
+    for line in rest.splitlines():
+        if line.startswith("done "):
+            ended[line.split()[1]] = float(line.split()[2])
+    assert process.returncode == -signal.SIGKILL, errors
+    written = {p.stem.removeprefix("case-") for p in fixtures.rglob("case-*.json")}
+    lost = {case: killed_at - at for case, at in ended.items() if case not in written}
+    print(f"\nSIGKILL after {len(ended)} recorded cases: {len(lost)} cassettes lost, the "
+          f"oldest ended {max(lost.values(), default=0) * 1000:.0f} ms before the kill")
+    assert all(age < FLUSH_INTERVAL_S + SCHEDULING_SLACK_S for age in lost.values()), lost
+    for path in fixtures.rglob("case-*.json"):
+        assert path.read_bytes().endswith(b"}\n"), f"{path} is whole (written atomically)"
