@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 from promptkit.db.engine import is_mysql, write_transaction
 from promptkit.errors import RegistryUnavailableError
 
-__all__ = ["MIGRATIONS_TABLE", "Migration", "applied", "migrate", "migration", "registered"]
+__all__ = ["MIGRATIONS_TABLE", "Migration", "add_columns", "applied", "migrate", "migration",
+           "registered"]
 
 MigrationStep = Callable[[Connection], None]
 
@@ -80,6 +81,16 @@ def _reimported(old: MigrationStep, new: MigrationStep) -> bool:
     old_code, new_code = getattr(old, "__code__", None), getattr(new, "__code__", None)
     return (old is not new and old.__module__ == new.__module__ and old_code is not None
             and new_code is not None and old_code.co_firstlineno == new_code.co_firstlineno)
+
+
+def add_columns(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> None:
+    """For a step that adds columns: ALTER TABLE ADD COLUMN for each of `names` the table
+    does not have yet, typed as `table` (the step's frozen snapshot) declares it."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
 
 
 def registered(components: Iterable[str] | None = None) -> list[Migration]:

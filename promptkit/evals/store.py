@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from promptkit.db.engine import write_transaction
-from promptkit.db.migrations import migration
+from promptkit.db.migrations import add_columns, migration
 from promptkit.db.types import UTCDateTime
 from promptkit.evals.results import CaseResult
 from promptkit.redact import Scrubber
@@ -73,16 +73,14 @@ def m001_eval_runs(conn: Connection) -> None:
 def m002_result_text(conn: Connection) -> None:
     """The model's text beside the parsed output: a text-mode prompt has only the text.
     (A database m001 made today has the column already.)"""
-    if "output_text" not in {c["name"] for c in sa.inspect(conn).get_columns(RESULTS.name)}:
-        conn.execute(sa.text(f"ALTER TABLE {RESULTS.name} ADD COLUMN output_text TEXT"))
+    add_columns(conn, RESULTS, ("output_text",))
 
 
 @migration("evals")
 def m003_suite_hash(conn: Connection) -> None:
     """The suite's content hash beside each result: the gate reuses a stored result only
     for the same suite, assertions and dataset. (A database m001 made today has it.)"""
-    if "suite_hash" not in {c["name"] for c in sa.inspect(conn).get_columns(RESULTS.name)}:
-        conn.execute(sa.text(f"ALTER TABLE {RESULTS.name} ADD COLUMN suite_hash VARCHAR(80)"))
+    add_columns(conn, RESULTS, ("suite_hash",))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from promptkit.core.calllog import CallLog, CallLogEntry
 from promptkit.db.engine import create_registry_engine, redact, write_transaction
-from promptkit.db.migrations import migrate, migration
+from promptkit.db.migrations import add_columns, migrate, migration
 from promptkit.db.types import UTCDateTime
 from promptkit.registry.store import Registry
 
@@ -136,10 +136,7 @@ def m002_arms_and_feedback(conn: Connection) -> None:
     """The arm of a canary a call was served from, its re-asks; feedback on calls."""
     snapshot = sa.MetaData()
     table = define_v2(snapshot)
-    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
-    for column, kind in (("arm", "VARCHAR(16)"), ("reasks", "INTEGER")):
-        if column not in present:
-            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    add_columns(conn, table, ("arm", "reasks"))
     snapshot.tables["promptkit_feedback"].create(conn, checkfirst=True)
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection
 
-from promptkit.db.migrations import migration
+from promptkit.db.migrations import add_columns, migration
 from promptkit.db.types import UTCDateTime
 from promptkit.registry.chain import entry_digest
 
@@ -286,7 +286,7 @@ def m002_ledger_chain(conn: Connection) -> None:
     define_v1(snapshot)
     define_v2(snapshot)
     old_ledger, head = snapshot.tables[ledger.name], snapshot.tables["promptkit_ledger_head"]
-    _add_columns(conn, old_ledger, ("prev_hash", "row_hash"))
+    add_columns(conn, old_ledger, ("prev_hash", "row_hash"))
     head.create(conn, checkfirst=True)
     previous: str | None = None
     last: int | None = None
@@ -308,12 +308,12 @@ def m003_one_chain(conn: Connection) -> None:
     for define in (define_v1, define_v2, define_v3):
         define(snapshot)
     tables = snapshot.tables
-    _add_columns(conn, tables[ledger.name], ("chain_seq", "db_user"))
+    add_columns(conn, tables[ledger.name], ("chain_seq", "db_user"))
     conn.execute(sa.text(f"UPDATE {ledger.name} SET chain_seq = id"))
-    _add_columns(conn, tables[model_config_history.name],
+    add_columns(conn, tables[model_config_history.name],
                  ("chain_seq", "prev_hash", "row_hash", "db_user"))
     if sa.inspect(conn).has_table(gate_results.name):
-        _add_columns(conn, tables[gate_results.name],
+        add_columns(conn, tables[gate_results.name],
                      ("chain_seq", "prev_hash", "row_hash", "db_user"))
     names = [gate_results.name, chain_head.name, env_rules.name, env_rule_history.name,
              move_requests.name]
@@ -341,11 +341,3 @@ def m004_canaries(conn: Connection) -> None:
         define(snapshot)
     snapshot.tables[canaries.name].create(conn, checkfirst=True)
 
-
-def _add_columns(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> None:
-    """ALTER TABLE ADD COLUMN for each of `names` the table does not have yet."""
-    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
-    for name in names:
-        if name not in present:
-            kind = table.c[name].type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
