@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _postgres import fresh_schema
+from _serving import follow, fresh_schema, percentile
 
 from promptkit.registry import Registry, Resolver
 from promptkit.registry.fleet import fleet_of
@@ -37,32 +37,17 @@ NAME, ENV, TTL_S = "sentiment", "production", 0.5
 VERSIONS = ("1.1.0", "1.2.0")
 
 
-def _schema(url: str) -> Any:
-    return fresh_schema(url, "bench_push")
-
-
 def _serve(url: str, push: bool, events: Any, stop: Any) -> None:
     """One serving process: `get()` every 2 ms; report each switch with its time."""
     resolver = Resolver(Registry(url), ttl=TTL_S, push=push, heartbeat_s=10.0)
-    last = resolver.get(NAME, env=ENV).version
-    events.put(("ready", last, time.monotonic()))
-    while not stop.is_set():
-        version = resolver.get(NAME, env=ENV).version
-        if version != last:
-            events.put(("seen", version, time.monotonic()))
-            last = version
-        time.sleep(0.002)
+    follow(resolver, NAME, ENV, events, stop, pause_s=0.002)
     resolver.close()
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _figures(delays: list[float]) -> dict[str, float]:
     return {"median_s": round(statistics.median(delays), 4),
-            "p95_s": round(_percentile(delays, 0.95), 4), "worst_s": round(max(delays), 4)}
+            "p95_s": round(percentile(delays, 0.95), 4), "worst_s": round(max(delays), 4)}
 
 
 def _fleet_last_switch(registry: Registry, target: str, processes: int) -> float | None:
@@ -139,7 +124,7 @@ def _compared(pairs: list[dict[str, float | None]]) -> dict[str, Any]:
 
 def run(url: str, processes: int = 20, rollbacks: int = 20) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    with _schema(url) as fresh:
+    with fresh_schema(url, "bench_push") as fresh:
         registry = Registry(fresh)
         registry.publish_library(PromptLibrary(PROMPTS), [NAME], actor="benchmark")
         for version in VERSIONS:

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _postgres import fresh_schema
+from _serving import fresh_schema, percentile
 from sqlalchemy.engine import make_url
 
 from promptkit.errors import StaleRegistryWarning
@@ -34,17 +34,9 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 REF = "sentiment@production"
 
 
-def _schema(url: str) -> Any:
-    return fresh_schema(url, "bench_stall")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
 
 def run(url: str, stall_s: float) -> dict[str, Any]:
-    with _schema(url) as direct_url:
+    with fresh_schema(url, "bench_stall") as direct_url:
         return _measure(direct_url, stall_s)
 
 
@@ -87,7 +79,7 @@ def _measure(direct_url: str, stall_s: float) -> dict[str, Any]:
         "gets_during_stall": len(times),
         "budget_ms": DEFAULT_WAIT_S * 1000,
         "slowest_get_ms": round(max(times) * 1000, 2),
-        "p99_get_ms": round(_percentile(times, 0.99) * 1000, 3),
+        "p99_get_ms": round(percentile(times, 0.99) * 1000, 3),
         "median_get_us": round(statistics.median(times) * 1e6, 1),
         "flagged_stale_after_s": round(first_stale, 2) if first_stale is not None else None,
         "outage_timeout_s": DEFAULT_TIMEOUT_S,

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _serving import follow, percentile
+
 from promptkit.registry import Registry, Resolver
 from promptkit.registry.resolver import DEFAULT_TTL_S
 from promptkit.templates.library import PromptLibrary
@@ -26,10 +28,6 @@ from promptkit.templates.library import PromptLibrary
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 NAME, ENV = "sentiment", "production"
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _prepare(url: str) -> Registry:
@@ -50,21 +48,14 @@ def resolve_from_cache(url: str, calls: int) -> dict[str, Any]:
         started = clock()
         resolver.get(NAME, env=ENV)
         samples.append((clock() - started) / 1000)
-    return {"calls": calls, "p50_us": round(_percentile(samples, 0.50), 3),
-            "p99_us": round(_percentile(samples, 0.99), 3),
+    return {"calls": calls, "p50_us": round(percentile(samples, 0.50), 3),
+            "p99_us": round(percentile(samples, 0.99), 3),
             "max_us": round(max(samples), 1), "ttl_s": resolver.ttl}
 
 
 def _follower(url: str, events: Any, stop: Any) -> None:
     """The other process: resolve in a loop, report each version change with its time."""
-    resolver = Resolver(Registry(url))
-    last = resolver.get(NAME, env=ENV).version
-    events.put(("ready", last, time.monotonic()))
-    while not stop.is_set():
-        version = resolver.get(NAME, env=ENV).version
-        if version != last:
-            events.put(("seen", version, time.monotonic()))
-            last = version
+    follow(Resolver(Registry(url)), NAME, ENV, events, stop)
 
 
 def rollback_propagation(url: str, rollbacks: int) -> dict[str, Any]:

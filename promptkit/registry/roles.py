@@ -70,7 +70,8 @@ _CHAIN_READ = ["promptkit_pin_ledger", "promptkit_chain_head", "promptkit_model_
                "promptkit_move_requests"]
 """What checking the history needs (`promptkit pins`, the resolver's check under a pin)."""
 
-_SERVING = _with(_with({}, {table: [SELECT] for table in _CHAIN_READ}), {
+_SERVING = _with({}, {
+    **{table: [SELECT] for table in _CHAIN_READ},
     "promptkit_migrations": [SELECT],  # is the schema up to date?
     "promptkit_prompts": [SELECT],
     "promptkit_versions": [SELECT],
