@@ -112,7 +112,7 @@ def approve(engine: Engine, request_id: int, *, actor: str, reason: str = "",
         why = (f"{request.reason}; approved by {', '.join(approvers)} (request #{request.id})"
                + decision.note(request.env))
         entry = _append_move(chain, request.name, request.env, request.version, why,
-                             request.actor, request.action, current)
+                             request.actor, request.action, current, request.content_hash)
         approvals.add_event(chain, request, "done", actor, f"pin ledger row {entry.id}")
         return approvals.read_request(conn, request_id), entry
 
@@ -175,10 +175,8 @@ def settled(done: LedgerEntry | MoveRequest) -> LedgerEntry:
 
 def _append_move(
     chain: ChainWriter, name: str, env: str, version: str, reason: str, actor: str,
-    action: str, current: Pin | None, content_hash: str | None = None,
+    action: str, current: Pin | None, content_hash: str,
 ) -> LedgerEntry:
-    if content_hash is None:
-        content_hash = read_version(chain.conn, name, version).content_hash
     entry = append_entry(chain, name, env, current.version if current else None, version,
                          content_hash, reason, actor, action)
     pin_row = {"version": version, "content_hash": content_hash, "moved_at": entry.at,
