@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas  # noqa: F401  (see below)
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -18,7 +19,9 @@ from sqlalchemy.engine import make_url
 # matching (a connection error then escapes the SDK as httpx2's own ReadError). The plugin
 # imports the eval stack only when a run has eval items, and httpx2 imports its connection
 # layer (httpcore2, h11, truststore) on its first request; so the eval stack is imported
-# here once, and one real call of each provider is made, before any pytester run.
+# here once, and one real call of each provider is made, before any pytester run. pandas
+# (numpy) is imported by the eval stack only where results are read or written as tables,
+# which may first happen inside a pytester run: so it is imported above too.
 from promptkit.evals import gate_run, reports, session  # noqa: F401
 from promptkit.testing import FakeOpenAIServer, TcpProxy
 

@@ -11,9 +11,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -23,6 +22,9 @@ from promptkit.db.types import UTCDateTime
 from promptkit.evals.results import CaseResult
 from promptkit.redact import Scrubber
 from promptkit.registry import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RESULTS", "RUNS", "ResultStore", "RunInfo"]
 
@@ -122,6 +124,8 @@ class ResultStore:
     def frame(self, *, run_id: str | None = None, content_hash: str | None = None,
               prompt: str | None = None) -> pd.DataFrame:
         """Stored results (newest run first) as a DataFrame, filtered as asked."""
+        import pandas as pd  # only readers of stored runs pay for it, not a run that saves one
+
         query = sa.select(RESULTS, RUNS.c.started_at, RUNS.c.git_commit).join(RUNS)
         for column, value in (("run_id", run_id), ("content_hash", content_hash),
                               ("prompt", prompt)):

@@ -97,7 +97,6 @@ class ImageSlots:
     def __init__(self) -> None:
         self._nonce = secrets.token_hex(8)
         self._parts: list[dict[str, Any]] = []
-        self._marker = re.compile(f"\ue000{self._nonce}:(\\d+)\ue001")
 
     def add(self, part: dict[str, Any]) -> str:
         """Hold `part`; the text that stands for it in the template."""
@@ -106,7 +105,9 @@ class ImageSlots:
 
     def content(self, text: str) -> str | list[dict[str, Any]]:
         """A message's content: `text` as it is when it holds no image, else its parts."""
-        pieces = self._marker.split(text)
+        if not self._parts:
+            return text  # no image to place: nothing to look for (and no pattern to compile)
+        pieces = re.split(f"\ue000{self._nonce}:(\\d+)\ue001", text)
         if len(pieces) == 1:
             return text
         parts: list[dict[str, Any]] = []

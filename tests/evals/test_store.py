@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from promptkit.evals.assertions import Outcome
 from promptkit.evals.results import CaseResult, RunResult
 from promptkit.evals.store import ResultStore
+from promptkit.evals.summary import summarize
 from promptkit.registry import Registry
 
 
@@ -57,3 +61,28 @@ def test_the_text_of_a_result_is_stored_and_an_older_database_gains_the_column(
     texts = frame.set_index("case_id")["output_text"]
     assert pd.isna(texts["a"]) and texts["b"] == "Sure."  # a row from before has no text
     assert list(store.frame(run_id=info.run_id)["output_text"]) == ["Sure."]
+
+
+def test_the_run_summary_matches_pandas_and_needs_no_pandas() -> None:
+    rows = [_row(version, i, latency) for version, latencies in
+            (("1.0.0", [0.3, 0.1, 0.2, 0.9]), ("2.0.0", [0.05, 0.4, 0.2, 0.7, 0.11]))
+            for i, latency in enumerate(latencies)]
+    frame = pd.DataFrame(rows)
+    summaries = {s.version: s for s in summarize(rows)}
+    for version, group in frame.groupby("version"):
+        summary = summaries[str(version)]
+        assert summary.cases == len(group) and summary.passed == int(group["passed"].sum())
+        assert summary.cost_usd == pytest.approx(float(group["cost_usd"].sum()))
+        for q, got in ((0.5, summary.p50_latency_s), (0.95, summary.p95_latency_s)):
+            assert got == pytest.approx(float(group["latency_s"].quantile(q)))
+    script = ("import sys; from promptkit.evals.summary import summarize; "
+              "summarize([{'prompt': 'p', 'version': '1', 'passed': True, 'cost_usd': 0.0, "
+              "'latency_s': 0.1}]); print('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.strip() == "False"
+
+
+def _row(version: str, index: int, latency: float) -> dict[str, object]:
+    return {"prompt": "p", "version": version, "passed": index % 3 != 0,
+            "cost_usd": 0.001 * index, "latency_s": latency}

@@ -4,6 +4,7 @@ prompts, suites and recordings, against the fake OpenAI server on 127.0.0.1."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import shutil
 import sys
@@ -100,7 +101,7 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
     evals_project: pytest.Pytester, server: FakeOpenAIServer, concurrency: int
 ) -> None:
     server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.3)
-    switch_interval = sys.getswitchinterval()
+    switch_interval, frozen = sys.getswitchinterval(), gc.get_freeze_count()
     result = record(evals_project, f"--prompt-concurrency={concurrency}")
     result.assert_outcomes(passed=9)
     result.stdout.fnmatch_lines([f"9 items in *.* s at concurrency {concurrency} "
@@ -108,6 +109,7 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
     assert len(server.requests) == 9
     assert server.peak_in_flight == min(concurrency, 9)
     assert sys.getswitchinterval() == switch_interval  # lowered during the run only
+    assert gc.get_freeze_count() == frozen  # what the run froze is handed back to the collector
 
 
 def test_exitfirst_stops_at_the_first_failure_and_cancels_the_calls_behind_it(
