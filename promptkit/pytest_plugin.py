@@ -8,6 +8,7 @@ reports items one by one), recordings flushed and unused ones reported at the en
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 from collections.abc import Generator, Iterator
@@ -110,6 +111,7 @@ class EvalsPlugin:
         self.deselected = 0
         self.queued: set[int] = set()
         self.ended: RunEnd | None = None
+        self.frozen = False
         self._session: EvalSession | None = None
 
     @property
@@ -207,6 +209,8 @@ class EvalsPlugin:
             return  # pytest interrupts the session right after this hook
         evals = [i.eval_item for i in session.items if isinstance(i, SuiteItem)]
         if evals:
+            gc.freeze()  # see pytest_unconfigure
+            self.frozen = True
             self.session.start(evals)
 
     @pytest.hookimpl(tryfirst=True)
@@ -295,6 +299,18 @@ class EvalsPlugin:
 
         return Design(max_calls=self.config.getoption("prompt_max_calls"),
                       max_cost=self.config.getoption("prompt_max_cost"))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Hand the objects frozen when the calls started back to the garbage collector, last.
+
+        Everything that exists when the calls start (modules, the collected items, the
+        dataset) lives as long as the run; frozen (`gc.freeze`), a full collection does not
+        walk all of it again and again while the calls allocate, nor in the collection
+        pytest itself makes at the end (which runs before this)."""
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self._session is not None and (summaries := self._session.summary()):

@@ -14,6 +14,7 @@ import contextvars
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +23,7 @@ import openai
 
 from promptkit.core.results import Attempt, AttemptKind, Usage
 
-__all__ = ["CURRENT_LOG", "AttemptLog", "RecordingAsyncClient"]
+__all__ = ["CURRENT_LOG", "AttemptLog", "RecordingAsyncClient", "recorded_answer"]
 
 _STATUS_ERRORS = {
     400: "BadRequestError",
@@ -92,7 +93,22 @@ class RecordingAsyncClient(httpx2.AsyncClient):
         kwargs.setdefault("timeout", openai.DEFAULT_TIMEOUT)
         kwargs.setdefault("limits", openai.DEFAULT_CONNECTION_LIMITS)
         kwargs.setdefault("follow_redirects", True)
+        self._recorded: RecordedJson | None = getattr(kwargs.get("transport"), "recorded_json",
+                                                      None)
         super().__init__(**kwargs)
+
+    def replayed(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
+        """The recorded JSON answer to a request, when the transport is a replay that holds
+        one; logged as an attempt like a request the transport answered."""
+        if self._recorded is None:
+            return None
+        start = time.monotonic()
+        answer = self._recorded(method, path, body)
+        log = CURRENT_LOG.get()
+        if answer is not None and log is not None:
+            log.retry_after = None
+            log.add(start, time.monotonic(), status=200, request_id=None)
+        return answer
 
     async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
         log = CURRENT_LOG.get()
@@ -110,6 +126,25 @@ class RecordingAsyncClient(httpx2.AsyncClient):
         log.retry_after = _retry_after(response.headers)
         log.add(start, time.monotonic(), **fields)
         return response
+
+
+RecordedJson = Callable[[str, str, dict[str, Any]], Any]
+"""What a replaying transport offers (`ReplayTransport.recorded_json`): the recorded answer
+to (method, URL path, JSON body), or None."""
+
+
+def recorded_answer(sdk: Any, path: str, body: dict[str, Any]) -> Any | None:
+    """The recorded JSON answer to POSTing `body` to `path` through `sdk`, when its HTTP
+    client replays one: what the SDK would have parsed, without building the request,
+    sending it through httpx2 and reading it back (most of a replayed call's cost).
+
+    Only for an SDK whose requests carry no query string (the key then depends on the path
+    and body alone); anything else, and every miss, takes the HTTP path, which reports it
+    as before."""
+    http = getattr(sdk, "_client", None)  # the SDK's httpx2 client (`http_client=`)
+    if not isinstance(http, RecordingAsyncClient) or sdk.default_query or sdk.base_url.query:
+        return None
+    return http.replayed("POST", sdk.base_url.path.rstrip("/") + path, body)
 
 
 def _exception_name(exc: BaseException) -> str:

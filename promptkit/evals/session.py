@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import gc
 import sys
 import time
 import warnings
@@ -47,12 +46,7 @@ SWITCH_INTERVAL_S = 0.0005
 """The GIL switch interval while eval calls run. The loop thread making the calls and the
 main thread reporting items (pytest) share one interpreter; at Python's default 5 ms a
 response that has arrived can wait that long before its thread may parse it, which
-stretches every call. Restored when the session finishes.
-
-While calls run, the objects that exist when they start (modules, collected items, the
-dataset) are also moved out of the garbage collector's sight (`gc.freeze`): they live as
-long as the run, and a full collection would otherwise walk all of them again and again
-while the calls allocate. They are handed back when the session finishes."""
+stretches every call. Restored when the session finishes."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +165,6 @@ class EvalSession:
             self._started = time.time()  # wall clock: comparable with xdist workers' stamps
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
-            gc.freeze()
         if self.progress is not None:
             self.progress.started(len(fresh))
         futures = [concurrent.futures.Future[CaseResult]() for _ in fresh]
@@ -277,7 +270,6 @@ class EvalSession:
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
-            gc.unfreeze()
         return self.replay.finish(within)
 
     async def _close_connections(self) -> None:

@@ -18,7 +18,7 @@ import binascii
 import contextvars
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ from promptkit.redact import Scrubber
 __all__ = [
     "NOISE_FIELDS",
     "REPEAT_INDEX",
+    "canonical_json_request",
     "canonical_request",
     "current_repeat",
     "repeat_index",
@@ -74,18 +75,28 @@ def repeat_index(index: int) -> Iterator[int]:
 
 def canonical_request(request: httpx2.Request, scrubber: Scrubber, repeat: int) -> dict[str, Any]:
     """The readable, secret-free form of `request` (its body must have been read)."""
-    canonical: dict[str, Any] = {
-        "endpoint": f"{request.method} {_endpoint(request.url.path)}",
-        "repeat": repeat,
-    }
-    body = _body(request.content)
+    return _canonical(request.method, request.url.path, request.url.params.multi_items(),
+                          _body(request.content), scrubber, repeat)
+
+
+def canonical_json_request(method: str, path: str, body: Mapping[str, Any], scrubber: Scrubber,
+                           repeat: int) -> dict[str, Any]:
+    """The canonical form of a JSON request with no query string, from its parts: the key a
+    replay can look up without building the request (the same as `canonical_request` of
+    the request the SDK would send)."""
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _canonical(method, path, (), _body(encoded.encode()), scrubber, repeat)
+
+
+def _canonical(method: str, path: str, query: Iterable[tuple[str, str]], body: Any,
+                   scrubber: Scrubber, repeat: int) -> dict[str, Any]:
+    """The canonical request of a method, an URL path, query pairs and a parsed body."""
+    canonical: dict[str, Any] = {"endpoint": f"{method} {_endpoint(path)}", "repeat": repeat}
     if body is not None:
         canonical["body"] = scrubber.data(_inline_data_hashed(body))
-    query = sorted(
-        (k, v) for k, v in request.url.params.multi_items() if not _SECRET_QUERY.match(k)
-    )
-    if query:
-        canonical["query"] = [list(pair) for pair in query]
+    kept = sorted((k, v) for k, v in query if not _SECRET_QUERY.match(k))
+    if kept:
+        canonical["query"] = [list(pair) for pair in kept]
     return canonical
 
 

@@ -11,6 +11,7 @@ miss reaches the caller at once, unwrapped and never retried.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import warnings
 import weakref
@@ -20,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import openai
 
-from promptkit.replay.keys import canonical_request, current_repeat, request_key
+from promptkit.errors import UsageError
+from promptkit.replay.keys import (
+    canonical_json_request,
+    canonical_request,
+    current_repeat,
+    request_key,
+)
 from promptkit.replay.modes import RecordMode
 from promptkit.replay.responses import recordable, replay_response
 from promptkit.replay.tally import current_tally
@@ -72,6 +79,30 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         if not session.mode.records(cassette.existed):
             raise session.miss(cassette, key, canonical)
         return await self._record(request, cassette, key, canonical)
+
+    def recorded_json(self, method: str, path: str, body: dict[str, Any]) -> Any | None:
+        """The JSON body recorded as the answer to a JSON request without a query string,
+        found without building or sending the request: the replay fast path above the SDK
+        (`promptkit.core.transport.recorded_answer`). None when this is not a replay of a
+        complete JSON answer: the request then takes the HTTP path, which records it or
+        reports the miss exactly as before."""
+        session = self.session
+        if not session.mode.replays:
+            return None
+        try:
+            cassette = session.active()
+        except UsageError:
+            return None  # the HTTP path raises it, with the same words
+        canonical = canonical_json_request(method, path, body, session.scrubber,
+                                           current_repeat())
+        entry = cassette.get(request_key(canonical))
+        response = entry["response"] if entry is not None else None
+        if response is None or response.get("status") != 200 or "body" not in response:
+            return None
+        session.count("replayed")
+        if (tally := current_tally()) is not None:
+            tally.add_replayed(response.get("latency_s"))
+        return json.loads(json.dumps(response["body"]))  # the caller's own copy
 
     async def _record(
         self, request: httpx2.Request, cassette: Cassette, key: str, canonical: dict[str, Any]

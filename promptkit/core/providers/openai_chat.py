@@ -24,6 +24,7 @@ from promptkit.core.providers.base import Emit, PublicMethod, SdkOptions, sdk_ar
 from promptkit.core.results import ProviderReply, ToolCall, Usage
 from promptkit.core.streaming import StreamCutError, TextDelta, ToolCallDelta
 from promptkit.core.structured import OutputPlan, grammar_schema
+from promptkit.core.transport import recorded_answer
 from promptkit.core.types import Capability, Message, ModelConfig
 
 __all__ = ["OpenAIChat", "Route", "output_params", "send_openai"]
@@ -124,6 +125,10 @@ class OpenAIChat:
 
     async def send(self, sdk: openai.AsyncOpenAI, config: ModelConfig, body: dict[str, Any], *,
                    emit: Emit | None) -> ProviderReply:
+        if emit is None and not _ROUTE.method.wrapped():
+            recorded = recorded_answer(sdk, _ROUTE.path, body)
+            if recorded is not None:  # what the SDK would parse, read from the recording
+                return _reply(ChatCompletion.construct(**recorded))
         if emit is not None:
             body = {**body, **STREAM_OPTIONS}
         response = await send_openai(sdk, config, body, stream=emit is not None, route=_ROUTE)
