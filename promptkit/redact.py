@@ -25,21 +25,31 @@ __all__ = ["KEY_SHAPES", "REDACTED", "Scrubber", "remember_secret", "scrub_text"
 
 REDACTED = "[REDACTED]"
 
-KEY_SHAPES = (
-    r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic (sk-ant-), DeepSeek, Stripe-like
-    r"(?i:\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}",
-    r"\bAIza[0-9A-Za-z_\-]{35}",  # Google API key
-    r"\bya29\.[0-9A-Za-z_\-]{20,}",  # Google OAuth access token
-    r"\b(?:gsk|hf|ghp|gho|ghu|ghs|ghr|xai|pplx|r8)_[A-Za-z0-9]{20,}",
-    r"\b(?:xai|pplx)-[A-Za-z0-9]{20,}",
-    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bxox[abpr]-[A-Za-z0-9\-]{10,}",  # Slack
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
-    r"(?i:aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}",
-    r"(?i:\bapi-key\s*[=:]\s*)[A-Za-z0-9]{32,}",  # Azure OpenAI / Cognitive Services key
-    r"(?i:\b(?:AccountKey|SharedAccessKey|sig)=)[A-Za-z0-9%/+=]{20,}",  # Azure storage
+_SHAPES = (
+    # (what every match holds, lowercased; the shape)
+    # OpenAI, Anthropic (sk-ant-), DeepSeek, Stripe-like
+    (("sk-", "pk-", "rk-"), r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{16,}"),
+    (("bearer",), r"(?i:\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
+    (("aiza",), r"\bAIza[0-9A-Za-z_\-]{35}"),  # Google API key
+    (("ya29.",), r"\bya29\.[0-9A-Za-z_\-]{20,}"),  # Google OAuth access token
+    (("gsk_", "hf_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xai_", "pplx_", "r8_"),
+     r"\b(?:gsk|hf|ghp|gho|ghu|ghs|ghr|xai|pplx|r8)_[A-Za-z0-9]{20,}"),
+    (("xai-", "pplx-"), r"\b(?:xai|pplx)-[A-Za-z0-9]{20,}"),
+    (("github_pat_",), r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    (("xox",), r"\bxox[abpr]-[A-Za-z0-9\-]{10,}"),  # Slack
+    (("akia", "asia"), r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
+    (("aws_secret_access_key",), r"(?i:aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}"),
+    # Azure OpenAI / Cognitive Services key
+    (("api-key",), r"(?i:\bapi-key\s*[=:]\s*)[A-Za-z0-9]{32,}"),
+    (("accountkey=", "sharedaccesskey=", "sig="),
+     r"(?i:\b(?:AccountKey|SharedAccessKey|sig)=)[A-Za-z0-9%/+=]{20,}"),  # Azure storage
 )
+KEY_SHAPES = tuple(shape for _, shape in _SHAPES)
 """The credential shapes every scrubber matches, one regular expression each."""
+_TRIGGERS = tuple(sorted({trigger for triggers, _ in _SHAPES for trigger in triggers}))
+"""Substrings (lowercase) one of which an ASCII text must hold for any shape to match in it:
+a text with none of them and no literal secret is returned as it is, without running the
+pattern (which costs about 0.4 µs per character, every call's every string)."""
 
 _SECRET_FIELD = re.compile(
     r"(?i)^(authorization|proxy-authorization|api[-_]?key|x-api-key|x-goog-api-key"
@@ -76,11 +86,21 @@ class Scrubber:
             literals |= set(also) | _REMEMBERED
         ordered = sorted((v for v in literals if len(v) >= _MIN_ENV_SECRET), key=len,
                          reverse=True)
+        self._literals = tuple(ordered)
         self._pattern = re.compile("|".join([*map(re.escape, ordered), *KEY_SHAPES]))
 
     def text(self, value: str) -> str:
         """`value` with every secret-looking substring replaced."""
+        if value.isascii() and not self._may_hold_secret(value):
+            return value
         return self._pattern.sub(REDACTED, value)
+
+    def _may_hold_secret(self, value: str) -> bool:
+        """False only when no shape and no literal can match `value` (an ASCII text: its
+        lowercase form holds every case-insensitive match's letters as they are)."""
+        lowered = value.lower()
+        return (any(trigger in lowered for trigger in _TRIGGERS)
+                or any(literal in value for literal in self._literals))
 
     def data(self, value: Any) -> Any:
         """A copy of JSON-able `value` with secrets replaced in every string and secret field."""

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from promptkit.cli import cli
 from promptkit.errors import ModelCallError, PromptkitError
-from promptkit.redact import REDACTED, Scrubber
+from promptkit.redact import KEY_SHAPES, REDACTED, Scrubber
 from promptkit.testing.fake_server import FakeOpenAIServer
 from promptkit.testing.replies import Reply
 
@@ -108,6 +108,28 @@ def test_every_key_shape_is_recognised_and_ordinary_text_is_not() -> None:
     ordinary = "sk-short, Bearer, AKIA1, hf_x, the api key is in the vault, sha256:" + "a" * 64
     assert scrub.text(ordinary) == ordinary
     assert Scrubber(environ={}, also=[CONFIG_KEY]).text(f"x{CONFIG_KEY}y") == f"x{REDACTED}y"
+
+
+EVERY_SHAPE = (  # one credential per shape in KEY_SHAPES, in that order
+    "sk-" + "Zq81xPw0LmR2vT6yKd9s", "Bearer eyJhbGciOi.payload", "AIza" + "B" * 35,
+    "ya29." + "c" * 20, "ghp_" + "D" * 20, "xai-" + "E" * 20, "github_pat_" + "F" * 20,
+    "xoxb-" + "1" * 10, "ASIA" + "2" * 16, "AWS_Secret_Access_Key = " + "g" * 40,
+    "API-KEY: " + "h" * 32, "SharedAccessKey=" + "i" * 20,
+)
+
+
+@pytest.mark.parametrize("around", ["plain ASCII {} here", "non-ASCII — {} — ünïcode"])
+def test_the_quick_look_for_a_secret_never_skips_one(around: str) -> None:
+    """A text is returned untouched without running the pattern only when it holds none of
+    a shape's fixed parts (ASCII text) and no literal secret: every shape is still caught,
+    whatever its case, and so is a literal."""
+    assert len(EVERY_SHAPE) == len(KEY_SHAPES)
+    scrub = Scrubber(environ={"OUR_TOKEN": "literal-0123456789"})
+    for shape, secret in zip(KEY_SHAPES, EVERY_SHAPE, strict=True):
+        assert re.search(shape, secret), shape
+        assert REDACTED in scrub.text(around.format(secret)), shape
+    assert scrub.text(around.format("xliteral-0123456789y")) == around.format(f"x{REDACTED}y")
+    assert scrub.text(around.format("nothing to see")) == around.format("nothing to see")
 
 
 def test_an_error_message_never_shows_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
