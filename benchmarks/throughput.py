@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from _common import ANSWER, config, eval_project, items, reply, run_pytest, server_process
+from _common import ANSWER, config, eval_project, items, reply, run_pytest_rss, server_process
 
 from promptkit.core import AsyncClient
 from promptkit.evals import EvalRunner
@@ -63,19 +63,21 @@ async def _bare_sdk(base_url: str, cases: int, concurrency: int) -> float:
 RUNS = 3
 
 
-def _through_pytest(base_url: str, cases: int, concurrency: int) -> tuple[float, float]:
+def _through_pytest(base_url: str, cases: int, concurrency: int) -> tuple[float, float, float]:
     """`pytest evals` calling the server live (recording every answer): the wall of the
-    whole process, and of the calls as the plugin reports it (start of the first call to
-    the last result; interpreter start, imports and collection excluded)."""
+    whole process, of the calls as the plugin reports it (start of the first call to the
+    last result; interpreter start, imports and collection excluded), and the process's
+    peak RSS in MB (from outside it)."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         eval_project(root, cases, base_url, versions=("1.0.0", "2.0.0"))
-        wall, out = run_pytest(root, "evals", "--prompt-version=all", "--prompt-record=all",
-                               f"--prompt-concurrency={concurrency}")
+        wall, out, rss = run_pytest_rss(root, "evals", "--prompt-version=all",
+                                        "--prompt-record=all",
+                                        f"--prompt-concurrency={concurrency}")
     found = re.search(r"(\d+) items in ([\d.]+) s", out)
     if found is None or int(found.group(1)) != cases * 2:
         raise RuntimeError(f"no timing line for {cases * 2} items in:\n{out[-2000:]}")
-    return wall, float(found.group(2))
+    return wall, float(found.group(2)), rss
 
 
 def _median(measure: Callable[[], float]) -> float:
@@ -94,10 +96,10 @@ def limit_ratio(cases: int, latency_s: float, concurrency: int,
                        bare_sdk_ratio=round(bare / limit, 3))
         if pytest_too:
             runs = sorted(_through_pytest(base_url, cases, concurrency) for _ in range(RUNS))
-            total, calls = runs[len(runs) // 2]
+            total, calls, rss = runs[len(runs) // 2]
             figures.update(pytest_wall_s=round(total, 3), pytest_ratio=round(total / limit, 3),
                            pytest_calls_s=round(calls, 3),
-                           pytest_calls_ratio=round(calls / limit, 3))
+                           pytest_calls_ratio=round(calls / limit, 3), pytest_peak_rss_mb=rss)
     return figures
 
 
@@ -108,7 +110,7 @@ def zero_latency(calls: int, concurrency: int = 16) -> dict[str, Any]:
         asyncio.run(_bare_sdk(base_url, 25, concurrency))  # warm up
         bare = asyncio.run(_bare_sdk(base_url, calls // 2, concurrency))
         wall = asyncio.run(_promptkit(base_url, calls // 2, concurrency))
-        command, phase = _through_pytest(base_url, calls // 2, concurrency)
+        command, phase, _ = _through_pytest(base_url, calls // 2, concurrency)
     ours, theirs = calls / wall, calls / bare
     return {"calls": calls, "promptkit_calls_per_s": round(ours, 1),
             "bare_sdk_calls_per_s": round(theirs, 1), "share_of_bare": round(ours / theirs, 3),
