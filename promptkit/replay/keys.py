@@ -76,7 +76,7 @@ def repeat_index(index: int) -> Iterator[int]:
 def canonical_request(request: httpx2.Request, scrubber: Scrubber, repeat: int) -> dict[str, Any]:
     """The readable, secret-free form of `request` (its body must have been read)."""
     return _canonical(request.method, request.url.path, request.url.params.multi_items(),
-                          _body(request.content), scrubber, repeat)
+                      _body(request.content), scrubber, repeat)
 
 
 def canonical_json_request(method: str, path: str, body: Mapping[str, Any], scrubber: Scrubber,
@@ -84,12 +84,14 @@ def canonical_json_request(method: str, path: str, body: Mapping[str, Any], scru
     """The canonical form of a JSON request with no query string, from its parts: the key a
     replay can look up without building the request (the same as `canonical_request` of
     the request the SDK would send)."""
+    # Through JSON and back, as on the wire: tuples become lists, keys strings, as in the
+    # body the SDK would have sent.
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return _canonical(method, path, (), _body(encoded.encode()), scrubber, repeat)
 
 
 def _canonical(method: str, path: str, query: Iterable[tuple[str, str]], body: Any,
-                   scrubber: Scrubber, repeat: int) -> dict[str, Any]:
+               scrubber: Scrubber, repeat: int) -> dict[str, Any]:
     """The canonical request of a method, an URL path, query pairs and a parsed body."""
     canonical: dict[str, Any] = {"endpoint": f"{method} {_endpoint(path)}", "repeat": repeat}
     if body is not None:

@@ -72,9 +72,7 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         if session.mode.replays:
             entry = cassette.get(key)
             if entry is not None:
-                session.count("replayed")
-                if (tally := current_tally()) is not None:
-                    tally.add_replayed(entry["response"].get("latency_s"))
+                self._replayed(entry["response"])
                 return replay_response(entry["response"], key)
         if not session.mode.records(cassette.existed):
             raise session.miss(cassette, key, canonical)
@@ -99,10 +97,14 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         response = entry["response"] if entry is not None else None
         if response is None or response.get("status") != 200 or "body" not in response:
             return None
-        session.count("replayed")
+        self._replayed(response)
+        return json.loads(json.dumps(response["body"]))  # the caller's own copy
+
+    def _replayed(self, response: dict[str, Any]) -> None:
+        """Count a recorded response as replayed, with its recorded latency."""
+        self.session.count("replayed")
         if (tally := current_tally()) is not None:
             tally.add_replayed(response.get("latency_s"))
-        return json.loads(json.dumps(response["body"]))  # the caller's own copy
 
     async def _record(
         self, request: httpx2.Request, cassette: Cassette, key: str, canonical: dict[str, Any]

@@ -23,6 +23,9 @@ MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 """The image types an input may hold: those OpenAI, Anthropic and Gemini all accept."""
 
 _NAMES = "PNG, JPEG, GIF or WebP"
+_MARKER = re.compile("\ue000([0-9a-f]+):(\\d+)\ue001")
+"""Where an image landed in a rendered text: `ImageSlots`' nonce and the image's index. One
+pattern for every render; a marker with another render's nonce stays text."""
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.S)
 
 
@@ -105,15 +108,19 @@ class ImageSlots:
 
     def content(self, text: str) -> str | list[dict[str, Any]]:
         """A message's content: `text` as it is when it holds no image, else its parts."""
-        if not self._parts:
-            return text  # no image to place: nothing to look for (and no pattern to compile)
-        pieces = re.split(f"\ue000{self._nonce}:(\\d+)\ue001", text)
-        if len(pieces) == 1:
+        ours = [m for m in _MARKER.finditer(text) if m[1] == self._nonce] if self._parts else []
+        if not ours:
             return text
         parts: list[dict[str, Any]] = []
-        for index, piece in enumerate(pieces):
-            if index % 2:
-                parts.append(self._parts[int(piece)])
-            elif piece.strip():
-                parts.append({"type": "text", "text": piece.strip()})
+        start = 0
+        for marker in ours:
+            _add_text(parts, text[start:marker.start()])
+            parts.append(self._parts[int(marker[2])])
+            start = marker.end()
+        _add_text(parts, text[start:])
         return parts
+
+
+def _add_text(parts: list[dict[str, Any]], text: str) -> None:
+    if text.strip():
+        parts.append({"type": "text", "text": text.strip()})
