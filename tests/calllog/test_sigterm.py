@@ -102,5 +102,8 @@ def test_sigkill_loses_at_most_the_last_flush_interval(
     lost = {i: killed_at - at for i, at in ended.items() if i not in stored}
     print(f"\nSIGKILL after {len(ended)} completed calls: {len(lost)} rows lost, the oldest "
           f"ended {max(lost.values(), default=0) * 1000:.0f} ms before the kill")
-    assert all(age < FLUSH_INTERVAL_S + SCHEDULING_SLACK_S for age in lost.values()), lost
-    assert len(stored) >= 300 - 100, "a kill 300 calls in keeps nearly all of them"
+    window = FLUSH_INTERVAL_S + SCHEDULING_SLACK_S
+    assert all(age < window for age in lost.values()), lost
+    older = {i for i, at in ended.items() if killed_at - at >= window}
+    assert older, "the kill came after calls older than one flush window"
+    assert older <= stored, "every call that ended before the last window has its row"
