@@ -239,23 +239,35 @@ class EvalSession:
 
     async def _run_all(self, items: Sequence[EvalItem],
                        futures: Sequence[concurrent.futures.Future[CaseResult]]) -> None:
-        """Run `items` concurrently (the runner bounds the calls), each result handed to its
-        future as soon as it is known."""
+        """Run `items` in order by a few workers (the runner bounds the calls), each result
+        handed to its future as soon as it is known. Twice as many workers as calls keep the
+        calls busy while others check assertions, and 100,000 items wait as list entries,
+        not as 100,000 suspended tasks."""
+        queue = iter(zip(items, futures, strict=True))
 
-        async def one(item: EvalItem, future: concurrent.futures.Future[CaseResult]) -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = await self.runner.run(item)
-                if self.progress is not None:
-                    self.progress.finished(result)
-                future.set_result(result)
-                self._last_result = time.time()
-            except BaseException as exc:
-                future.set_exception(exc)
+        async def worker() -> None:
+            for item, future in queue:
+                if future.set_running_or_notify_cancel():
+                    await self._run_into(item, future)
+
+        workers = min(len(items), 2 * self.options.concurrency)
+        await asyncio.gather(*(worker() for _ in range(workers)))
+
+    async def _run_into(self, item: EvalItem,
+                        future: concurrent.futures.Future[CaseResult]) -> None:
+        """Run one item into its future; an error is the item's, not the run's (its test
+        reports it), unless it ends the run (Ctrl-C, cancellation)."""
+        try:
+            result = await self.runner.run(item)
+        except BaseException as exc:
+            future.set_exception(exc)
+            if not isinstance(exc, Exception):
                 raise
-
-        await asyncio.gather(*map(one, items, futures), return_exceptions=True)
+            return
+        if self.progress is not None:
+            self.progress.finished(result)
+        future.set_result(result)
+        self._last_result = time.time()
 
     def finish(self, within: Iterable[str] | None = None) -> Unused:
         """Cancel what is still running, write recordings, and report the unused ones."""

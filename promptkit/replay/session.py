@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ ACTIVE_CASSETTE: contextvars.ContextVar[tuple[ReplaySession, Cassette] | None] =
 
 SIBLINGS_SEARCHED = 200
 """How many cassettes beside an empty one a miss compares with, at most."""
+
+KEPT_PARSED = 1024
+"""How many of the most recently used cassettes stay parsed (a few MB); the others keep
+only their keys, for the unused-recordings report."""
 
 
 @dataclass
@@ -108,6 +113,7 @@ class ReplaySession:
         self.stats = ReplayStats()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._cassettes: dict[str, Cassette] = {}
+        self._recent: OrderedDict[str, Cassette] = OrderedDict()
         self._lock = threading.Lock()
         self._writer = CassetteWriter(interval_s=write_interval_s) if write_behind else None
 
@@ -135,11 +141,14 @@ class ReplaySession:
         recordings are written (atomically) when the block ends, or with `write_behind`
         by the session's writer thread soon after."""
         cassette = self.open(path)
+        cassette.hold()
+        self._keep_parsed(cassette)
         token = ACTIVE_CASSETTE.set((self, cassette))
         try:
             yield cassette
         finally:
             ACTIVE_CASSETTE.reset(token)
+            cassette.release()
             if self._writer is None:
                 cassette.flush()
             elif cassette.dirty:
@@ -156,6 +165,22 @@ class ReplaySession:
                 if cassette is None:
                     cassette = self._cassettes[name] = Cassette(full)
         return cassette
+
+    def _keep_parsed(self, cassette: Cassette) -> None:
+        """Keep the `KEPT_PARSED` most recently used cassettes parsed (a case's repeats and
+        samples, and a gate's second look, parse their file once); older ones let go of
+        their entries once nothing else holds them."""
+        name = str(cassette.path)
+        with self._lock:
+            if name in self._recent:
+                self._recent.move_to_end(name)
+                return
+            self._recent[name] = cassette
+            cassette.hold()
+            oldest = self._recent.popitem(last=False)[1] if len(self._recent) > KEPT_PARSED \
+                else None
+        if oldest is not None:
+            oldest.release()
 
     def resolve(self, path: Path | str) -> Path:
         """The absolute, normalized path of a cassette named relative to the root."""
@@ -213,6 +238,7 @@ class ReplaySession:
             except ConfigError:
                 continue
             yield from _entries_of(other)
+            other.idle()
 
     def show(self, path: Path) -> str:
         """`path` as a user sees it: relative to the folder holding the fixtures root."""
@@ -232,11 +258,11 @@ class ReplaySession:
     def unused(self, within: Iterable[Path | str] | None = None) -> Unused:
         """Recordings under the root (or under `within`, root-relative) this session never used."""
         self.flush()
-        return find_unused(self.root, self.used(), within, entries=self._entries)
+        return find_unused(self.root, self.used(), within, keys=self._keys)
 
-    def _entries(self, path: Path) -> Mapping[str, Entry] | None:
+    def _keys(self, path: Path) -> Iterable[str] | None:
         cassette = self._cassettes.get(str(path))
-        return cassette.entries if cassette is not None else read_cassette(path)
+        return cassette.keys() if cassette is not None else read_cassette(path)
 
     def flush(self) -> None:
         """Write every cassette that holds new recordings (the writer's queue first)."""
@@ -265,24 +291,24 @@ def find_unused(
     used: Mapping[str, Iterable[str]],
     within: Iterable[Path | str] | None = None,
     *,
-    entries: Callable[[Path], Mapping[str, Entry] | None] = read_cassette,
+    keys: Callable[[Path], Iterable[str] | None] = read_cassette,
 ) -> Unused:
     """Cassette files under `root` (or its `within` parts) with no used key, and unused entries
     of the others; `used` maps root-relative cassette paths to the keys used in them.
     Files that are not cassettes (a dataset's JSON) are left alone."""
     base = Path(os.path.abspath(root))
-    keys = {os.path.normpath(os.path.join(base, path)): set(k) for path, k in used.items()}
+    by_path = {os.path.normpath(os.path.join(base, path)): set(k) for path, k in used.items()}
     files, unused = [], []
     for path in _cassette_files(base, within):
-        used_here = keys.get(str(path), set())
+        used_here = by_path.get(str(path), set())
         try:
-            recorded = entries(path) or {}
+            recorded = set(keys(path) or ())
         except ConfigError:
             continue
-        if not used_here & set(recorded):
+        if not used_here & recorded:
             files.append(path)
         else:
-            unused += [(path, key) for key in sorted(set(recorded) - used_here)]
+            unused += [(path, key) for key in sorted(recorded - used_here)]
     return Unused(files, unused)
 
 
