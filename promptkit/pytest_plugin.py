@@ -87,7 +87,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(default: exit 3)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers and the plugin. First, so that the plugin's cleanup is the
+    first added and so the last run (see `EvalsPlugin.unfreeze`)."""
     config.addinivalue_line("markers", "prompt_eval: an item generated from an eval suite")
     config.addinivalue_line("markers", "critical: an eval case that must never regress")
     config.addinivalue_line("markers", "prompt(name, model=None): the prompt the `prompt` "
@@ -96,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = EvalsPlugin(config)
     config.stash[PLUGIN] = plugin
     config.pluginmanager.register(plugin, "promptkit-evals")
+    config.add_cleanup(plugin.unfreeze)
 
 
 class EvalsPlugin:
@@ -300,14 +304,14 @@ class EvalsPlugin:
         return Design(max_calls=self.config.getoption("prompt_max_calls"),
                       max_cost=self.config.getoption("prompt_max_cost"))
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """Hand the objects frozen when the calls started back to the garbage collector, last.
+    def unfreeze(self) -> None:
+        """Hand the objects frozen when the calls started back to the garbage collector, as
+        the run's very last cleanup.
 
         Everything that exists when the calls start (modules, the collected items, the
         dataset) lives as long as the run; frozen (`gc.freeze`), a full collection does not
-        walk all of it again and again while the calls allocate, nor in the collection
-        pytest itself makes at the end (which runs before this)."""
+        walk all of it again and again while the calls allocate, nor in the collections
+        pytest itself makes at the end (in `pytest_unconfigure` and in its cleanups)."""
         if self.frozen:
             gc.unfreeze()
             self.frozen = False

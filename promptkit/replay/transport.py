@@ -11,7 +11,6 @@ miss reaches the caller at once, unwrapped and never retried.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import warnings
 import weakref
@@ -83,7 +82,8 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         found without building or sending the request: the replay fast path above the SDK
         (`promptkit.core.transport.recorded_answer`). None when this is not a replay of a
         complete JSON answer: the request then takes the HTTP path, which records it or
-        reports the miss exactly as before."""
+        reports the miss exactly as before. The answer is the cassette's own object: the
+        caller reads it and never changes it."""
         session = self.session
         if not session.mode.replays:
             return None
@@ -98,7 +98,7 @@ class ReplayTransport(httpx2.AsyncBaseTransport):
         if response is None or response.get("status") != 200 or "body" not in response:
             return None
         self._replayed(response)
-        return json.loads(json.dumps(response["body"]))  # the caller's own copy
+        return response["body"]  # the cassette's own: read, never changed
 
     def _replayed(self, response: dict[str, Any]) -> None:
         """Count a recorded response as replayed, with its recorded latency."""

@@ -101,6 +101,13 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
     evals_project: pytest.Pytester, server: FakeOpenAIServer, concurrency: int
 ) -> None:
     server.handler = lambda body, index: dataclasses.replace(classify(body, index), latency=0.3)
+    evals_project.makeconftest("""
+        import gc, json, pathlib
+
+        def pytest_configure(config):  # a cleanup added after ours runs before it
+            seen = pathlib.Path("frozen-at-cleanup.json")
+            config.add_cleanup(lambda: seen.write_text(json.dumps(gc.get_freeze_count())))
+        """)
     switch_interval, frozen = sys.getswitchinterval(), gc.get_freeze_count()
     result = record(evals_project, f"--prompt-concurrency={concurrency}")
     result.assert_outcomes(passed=9)
@@ -110,6 +117,8 @@ def test_calls_overlap_up_to_the_concurrency_while_items_report_one_by_one(
     assert server.peak_in_flight == min(concurrency, 9)
     assert sys.getswitchinterval() == switch_interval  # lowered during the run only
     assert gc.get_freeze_count() == frozen  # what the run froze is handed back to the collector
+    at_cleanup = json.loads((evals_project.path / "frozen-at-cleanup.json").read_text())
+    assert at_cleanup > frozen + 1000, "pytest's last collections do not walk the run's objects"
 
 
 def test_exitfirst_stops_at_the_first_failure_and_cancels_the_calls_behind_it(

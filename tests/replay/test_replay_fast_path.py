@@ -118,3 +118,44 @@ def test_the_key_from_the_parts_is_the_key_of_the_request_the_sdk_sends(ask: str
                           content=json.dumps(body).encode())
     from_parts = canonical_json_request("POST", "/proxy/v1/chat/completions", body, scrubber, 3)
     assert request_key(from_parts) == request_key(canonical_request(sent, scrubber, 3))
+
+
+COMPLETIONS = {
+    "text": {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+             "choices": [{"index": 0, "finish_reason": "stop",
+                          "message": {"role": "assistant", "content": "hi"}}],
+             "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6,
+                       "prompt_tokens_details": {"cached_tokens": 4}}},
+    "tools": {"id": "c2", "object": "chat.completion", "created": 1, "model": "m",
+              "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                  "role": "assistant", "content": None, "tool_calls": [
+                      {"id": "t1", "type": "function",
+                       "function": {"name": "lookup", "arguments": "{\"q\": 1}"}},
+                      {"id": "t2", "type": "function", "function": {"name": "noop"}}]}}]},
+    "refusal": {"id": "c3", "object": "chat.completion", "created": 1, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                    "role": "assistant", "content": None, "refusal": "I can't."}}],
+                "usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}},
+    "no choices": {"id": "c4", "object": "chat.completion", "created": 1, "model": "m",
+                   "choices": []},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(COMPLETIONS))
+def test_a_recorded_answer_reads_as_the_sdk_parses_it(name: str) -> None:
+    """The fast path reads the recorded JSON by attribute instead of building the SDK's
+    model (which the SDK builds leniently, by `construct`, from an HTTP answer); every field
+    a reply takes comes out the same, a malformed answer fails the same."""
+    from openai.types.chat import ChatCompletion
+
+    from promptkit.core.providers.openai_chat import _Fields, _reply
+
+    recorded = COMPLETIONS[name]
+    parsed = ChatCompletion.construct(**json.loads(json.dumps(recorded)))
+    if not recorded["choices"]:
+        for completion in (parsed, _Fields(recorded)):
+            with pytest.raises(Exception, match="not a chat completion with choices"):
+                _reply(completion)
+        return
+    assert _reply(_Fields(recorded)) == _reply(parsed)
+    assert recorded == COMPLETIONS[name], "read, never changed"

@@ -127,8 +127,8 @@ class OpenAIChat:
                    emit: Emit | None) -> ProviderReply:
         if emit is None and not _ROUTE.method.wrapped():
             recorded = recorded_answer(sdk, _ROUTE.path, body)
-            if recorded is not None:  # what the SDK would parse, read from the recording
-                return _reply(ChatCompletion.construct(**recorded))
+            if recorded is not None:  # read as the SDK's model would be, without building it
+                return _reply(_Fields(recorded))
         if emit is not None:
             body = {**body, **STREAM_OPTIONS}
         response = await send_openai(sdk, config, body, stream=emit is not None, route=_ROUTE)
@@ -156,6 +156,28 @@ def _reply(completion: Any) -> ProviderReply:
         usage=Usage.from_openai(completion.usage) if completion.usage is not None else None,
         response_id=completion.id, model=completion.model,
     )  # fmt: skip
+
+
+class _Fields:
+    """A JSON object read by attribute, as `_reply` reads the SDK's parsed model: a missing or
+    null field is None and a nested object is read the same way. A recorded answer is read
+    through it, without the SDK's recursive construction of its model (a replay's main cost)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        return _field(self._data.get(name))
+
+
+def _field(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Fields(value)
+    if isinstance(value, list):
+        return [_field(item) for item in value]
+    return value
 
 
 @dataclass
