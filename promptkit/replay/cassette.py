@@ -110,7 +110,7 @@ class Cassette:
     def keys(self) -> set[str]:
         """The keys of `entries`, without parsing the file again."""
         with self._lock:
-            return set(self._keys if self._entries is None else self._entries)
+            return self._known_keys()
 
     def get(self, key: str) -> Entry | None:
         """The entry recorded under `key`, marking it used; None when there is none."""
@@ -155,11 +155,10 @@ class Cassette:
         The file is read, merged and written outside the lock that `get` and `put` take, so
         the event loop never waits on the disk; a failed write keeps the recordings dirty."""
         with self._flushing:
-            with self._lock:
-                entries = self._loaded()
-                recorded = {k: entries[k] for k in self._recorded}
+            with self._lock:  # what waits to be written is parsed: `idle` keeps it
+                recorded = {k: self._loaded()[k] for k in self._recorded}
                 used = set(self.used)
-                stale = prune and bool(set(entries) - used)
+                stale = prune and bool(self._known_keys() - used)
                 self._recorded.clear()
             if not recorded and not stale:
                 return
@@ -186,6 +185,10 @@ class Cassette:
             self._entries = kept
             self._recorded.clear()
             self._write(kept)
+
+    def _known_keys(self) -> set[str]:
+        """The keys, parsed or kept (the lock is held)."""
+        return set(self._keys if self._entries is None else self._entries)
 
     def _loaded(self) -> dict[str, Entry]:
         """The parsed entries, read again if they were let go (the lock is held)."""

@@ -49,15 +49,18 @@ def test_replayed_cassettes_beyond_the_recent_ones_hold_only_their_keys(
     tracemalloc.start()
     try:
         after_ten, after_all = asyncio.run(replay_all(session))
+        assert not session.finish(), "every recording was used"
+        after_finish = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     per_case = (after_all - after_ten) / (CASES - 10)
     print(f"\nKEPT_PARSED={kept}: {per_case / 1024:.1f} KiB held per replayed case")
     if kept == 4:
         assert per_case < 4096, "a let-go cassette keeps its keys, not its 36 KB of recordings"
+        assert after_finish - after_all < 4096 * CASES, "finishing does not parse them again"
     else:
         assert per_case > 30_000, "the measure sees parsed recordings when they are kept"
-    assert session.stats.replayed == CASES and not session.finish()
+    assert session.stats.replayed == CASES
 
 
 def test_a_let_go_cassette_reports_its_unused_entries_and_replays_again(
