@@ -45,6 +45,7 @@ def load_dataset(path: Path) -> list[tuple[RowOrigin, dict[str, Any]]]:
     if suffix not in readers:
         raise ValueError(f"unsupported dataset format {suffix!r}: use .jsonl, .json or .csv")
     cases = []
+    shared: dict[frozenset[str], frozenset[str]] = {}  # rows share their set of columns
     for number, (line, row) in enumerate(readers[suffix](path), 1):
         if not isinstance(row, dict):
             where = f"line {line}" if line else f"row {number}"
@@ -52,6 +53,7 @@ def load_dataset(path: Path) -> list[tuple[RowOrigin, dict[str, Any]]]:
         case = row_to_case(row)
         variables = case.get("vars")
         columns = frozenset(variables) if isinstance(variables, dict) else frozenset()
+        columns = shared.setdefault(columns, columns)
         cases.append((RowOrigin(path, line, number, columns), case))
     return cases
 

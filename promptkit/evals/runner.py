@@ -41,7 +41,7 @@ class EvalItem:
     prompt: Prompt
     sample: int = 0
 
-    @property
+    @cached_property
     def id(self) -> str:
         """Readable and stable: `sentiment@1.2.0::case-17` (`…::case-17#2`: the gate's
         third sample of it)."""

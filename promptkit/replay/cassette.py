@@ -84,13 +84,16 @@ class Cassette:
     not every case it ran. Touching `entries` again re-reads them.
     """
 
+    __slots__ = ("_entries", "_flushing", "_holds", "_keys", "_lock", "_recorded", "existed",
+                 "path", "used")
+
     def __init__(self, path: Path) -> None:
         self.path = path
         loaded = read_cassette(path)
         self.existed = loaded is not None
         """Whether the file existed when the session first opened it (what `once` goes by)."""
         self._entries: dict[str, Entry] | None = loaded or {}
-        self._keys: frozenset[str] = frozenset()
+        self._keys: tuple[str, ...] = ()
         self.used: set[str] = set()
         self._recorded: set[str] = set()
         self._holds = 0
@@ -146,7 +149,7 @@ class Cassette:
         with self._lock:
             busy = self._holds or self._recorded or self._flushing.locked()
             if self._entries is not None and not busy:
-                self._keys = frozenset(self._entries)
+                self._keys = tuple(self._entries)
                 self._entries = None
 
     def flush(self, *, prune: bool = False) -> None:
