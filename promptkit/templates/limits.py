@@ -31,7 +31,7 @@ class Limits:
     max_range_items: int = 100_000
     """Items all `range()` calls of one render may yield together (nested loops multiply)."""
     max_render_seconds: float = 2.0
-    """Time one render may take."""
+    """CPU time one render may take (its thread's: waiting is not counted)."""
     max_image_bytes: int = 20_971_520
     """An image input's size (20 MiB, OpenAI's limit for one image), checked before the
     file is read or a data URL decoded."""

@@ -131,3 +131,48 @@ def test_public_attr_and_plain_format_still_work() -> None:
     text = ("---\nname: p\nversion: 1.0.0\ninputs:\n  x: string\n---\nuser:\n"
             "{{ 'Hello {}!'.format(x) }} {{ x | attr('upper') is defined }}\n")
     assert parse_prompt(text).render(x="Ada")[0]["content"] == "Hello Ada! True"
+
+
+def test_the_time_limit_counts_the_render_s_own_cpu_time_not_waiting(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A render that computes past `max_render_seconds` is stopped; one that waits longer
+    for the GIL, held by another thread (as a garbage collection of a large run holds it),
+    is not. Before, a 100,000-case replay failed a case at random with this limit."""
+    import dataclasses
+    import re
+    import sys
+    import threading
+    import time
+
+    import promptkit.templates.render as render_module
+    from promptkit.errors import ResourceLimitError
+
+    limits = dataclasses.replace(render_module.LIMITS, max_render_seconds=0.2)
+    monkeypatch.setattr(render_module, "LIMITS", limits)
+    busy = parse_prompt(make("user:\n{% for i in range(99999) %}{{ text | length }}"
+                             "{{ text | upper | length }}{% endfor %}\n"))
+    started = time.thread_time()
+    with pytest.raises(ResourceLimitError, match="max_render_seconds"):
+        busy.render(text="x" * 1000)
+    assert 0.2 <= time.thread_time() - started < 2
+
+    short = parse_prompt(make("user:\n{% for i in range(20000) %}{{ text | length }}"
+                              "{% endfor %}\n"))
+
+    def hold_the_gil_mid_render() -> None:
+        time.sleep(0.01)
+        re.match(r"(a+)+b", "a" * 25)  # about a second in C, never letting the GIL go
+
+    holder = threading.Thread(target=hold_the_gil_mid_render)
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)  # the render hands the GIL over soon after it starts
+    try:
+        started = time.monotonic()
+        holder.start()
+        messages = short.render(text="ok")
+        waited = time.monotonic() - started
+    finally:
+        sys.setswitchinterval(previous)
+        holder.join()
+    assert messages[0]["content"].startswith("222")
+    assert waited > 0.2, f"the render waited {waited:.2f} s for the GIL, beyond the limit"
