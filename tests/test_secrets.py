@@ -5,6 +5,7 @@ hold none of them. Grep-style: the bytes of every file the run wrote are searche
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -139,3 +140,40 @@ def test_an_error_message_never_shows_a_key(monkeypatch: pytest.MonkeyPatch) -> 
     assert isinstance(error, PromptkitError)
     assert SECRETS["openai"] not in str(error) and "value-of-some" not in str(error)
     assert str(error).startswith("401 from the endpoint: [REDACTED]")
+
+
+def _document(secret: str, *, key: str = "content") -> str:
+    return json.dumps({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", key: f"say {secret} now"}]}, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("encode", [
+    lambda s: s,  # as written
+    lambda s: s.replace("k", "\\u006b").replace("e", "\\u0065"),  # letters as \\u escapes
+    lambda s: s.replace("/", "\\/"),  # a slash escaped, as some servers send it
+])
+def test_one_look_at_a_json_text_never_passes_what_the_walk_would_change(encode) -> None:
+    """`clean` lets a document skip the string-by-string walk: every credential shape, every
+    literal and every secret-named field in a JSON text keeps it from being called clean,
+    however the text escapes its letters, and whatever the walk changes is not clean."""
+    scrub = Scrubber(environ={"OUR_TOKEN": "literal/0123456789"})
+    secrets = [*EVERY_SHAPE, *SECRETS.values(), "xliteral/0123456789y"]
+    for secret in secrets:
+        text = encode(_document(secret))
+        assert scrub.data(json.loads(text)) != json.loads(text), secret  # the walk changes it
+        assert not scrub.clean(text), secret
+    for field in ("api_key", "Authorization", "X-API-KEY", "client_secret", "password"):
+        text = _document("nothing here", key=field)
+        assert scrub.data(json.loads(text)) != json.loads(text), field
+        assert not scrub.clean(text), field
+    ordinary = _document('an ordinary sentence, with "quotes"\nand lines')
+    parsed = json.loads(ordinary)
+    assert scrub.clean(ordinary) and scrub.data(parsed) is parsed  # no walk, no copy
+    assert not scrub.clean(_document("caf\u00e9"))  # non-ASCII: the walk decides
+
+
+def test_a_literal_that_json_escapes_is_never_looked_for_in_json_text() -> None:
+    scrub = Scrubber(environ={"QUOTED_TOKEN": 'pass"word-0123'})
+    text = json.dumps({"content": 'my pass"word-0123'})
+    assert not scrub.clean(text)
+    assert REDACTED in scrub.data(json.loads(text))["content"]

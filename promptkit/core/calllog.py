@@ -218,8 +218,11 @@ def scrub_secrets(entry: CallLogEntry, scrubber: Scrubber | None = None,
     """Hide anything shaped like a credential, the value of every secret-named environment
     variable (`promptkit.redact`: the scrubber recordings use too), and the literal values
     `also` (the call's own key, whatever its variable is called)."""
-    text = (scrubber or Scrubber()).text
+    scrubber = scrubber or Scrubber()
+    text = scrubber.text
     literals = [v for v in also if v]
+    if _clean(entry, scrubber, literals):
+        return entry
 
     def scrub(value: str) -> str:
         for literal in literals:
@@ -227,6 +230,16 @@ def scrub_secrets(entry: CallLogEntry, scrubber: Scrubber | None = None,
         return text(value)
 
     return entry.map_strings(scrub)
+
+
+def _clean(entry: CallLogEntry, scrubber: Scrubber, literals: Sequence[str]) -> bool:
+    """Whether the entry, as JSON text, shows nothing to scrub (one look at one string)."""
+    try:
+        shown = json.dumps(entry.to_dict(), ensure_ascii=False, default=str)
+    except ValueError:  # a circular or NaN-laden value: look string by string
+        return False
+    return scrubber.clean(shown) and not any(json.dumps(literal, ensure_ascii=False)[1:-1]
+                                             in shown for literal in literals)
 
 
 def _key_of(record: CallRecord) -> list[str]:
@@ -347,6 +360,10 @@ class CallLog:
         self._redactors: tuple[Redactor, ...] = tuple(redactors)
         self._sinks = [_SinkState(sink) for sink in sinks]
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._hurry = threading.Event()
+        """Set when the writer should not wait out `flush_interval_s`: a batch is full, or a
+        flush or close waits. Calls do not wake the writer one by one: it sleeps while a
+        batch gathers (a wake per call costs the calling loop a thread switch each)."""
         self._lock = threading.RLock()
         self._write_lock = threading.Lock()
         self._closed = False
@@ -383,6 +400,8 @@ class CallLog:
                     self._queue.put_nowait(record)
                 except queue.Full:
                     self._drop(1, "queue", f"its queue of {self.max_queue} is full")
+                if self._queue.qsize() >= self.batch_size:
+                    self._hurry.set()
                 return
         self._write([record])
 
@@ -398,6 +417,7 @@ class CallLog:
             self._queue.put(marker, timeout=timeout)
         except queue.Full:
             return False
+        self._hurry.set()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -412,6 +432,7 @@ class CallLog:
         deadline = None if timeout is None else time.monotonic() + timeout
         with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=_left(deadline))
+        self._hurry.set()
         self._thread.join(_left(deadline))
         left = _left(deadline)
         if self._thread.is_alive() or not self._write_lock.acquire(
@@ -448,25 +469,30 @@ class CallLog:
                 return
 
     def _collect(self) -> tuple[list[CallRecord], list[_Flush], bool]:
-        """The next batch: up to `batch_size` records or `flush_interval_s` after the first."""
+        """The next batch: what is queued `flush_interval_s` after the first record arrives
+        (sooner when hurried), up to `batch_size` records or the first flush marker."""
+        try:
+            first = self._queue.get(timeout=self.retry_interval_s if self._backlogged() else None)
+        except queue.Empty:
+            return [], [], False
+        gathering = first is not _STOP and not isinstance(first, _Flush)
+        if gathering and self._queue.qsize() < self.batch_size - 1:
+            self._hurry.wait(self.flush_interval_s)
+        self._hurry.clear()
         records: list[CallRecord] = []
-        markers: list[_Flush] = []
-        wait = self.retry_interval_s if self._backlogged() else None
-        deadline: float | None = None
-        while len(records) < self.batch_size:
-            try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                break
+        item = first
+        while True:
             if item is _STOP:
-                return records, markers, True
+                return records, [], True
             if isinstance(item, _Flush):
-                markers.append(item)
-                break
+                return records, [item], False
             records.append(item)
-            deadline = deadline or time.monotonic() + self.flush_interval_s
-            wait = max(deadline - time.monotonic(), 0.0)
-        return records, markers, False
+            if len(records) >= self.batch_size:
+                return records, [], False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return records, [], False
 
     def _backlogged(self) -> bool:
         return any(state.backlog for state in self._sinks)

@@ -76,7 +76,7 @@ def repeat_index(index: int) -> Iterator[int]:
 def canonical_request(request: httpx2.Request, scrubber: Scrubber, repeat: int) -> dict[str, Any]:
     """The readable, secret-free form of `request` (its body must have been read)."""
     return _canonical(request.method, request.url.path, request.url.params.multi_items(),
-                      _body(request.content), scrubber, repeat)
+                      request.content, scrubber, repeat)
 
 
 def canonical_json_request(method: str, path: str, body: Mapping[str, Any], scrubber: Scrubber,
@@ -87,15 +87,17 @@ def canonical_json_request(method: str, path: str, body: Mapping[str, Any], scru
     # Through JSON and back, as on the wire: tuples become lists, keys strings, as in the
     # body the SDK would have sent.
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return _canonical(method, path, (), _body(encoded.encode()), scrubber, repeat)
+    return _canonical(method, path, (), encoded.encode(), scrubber, repeat)
 
 
-def _canonical(method: str, path: str, query: Iterable[tuple[str, str]], body: Any,
+def _canonical(method: str, path: str, query: Iterable[tuple[str, str]], content: bytes,
                scrubber: Scrubber, repeat: int) -> dict[str, Any]:
-    """The canonical request of a method, an URL path, query pairs and a parsed body."""
+    """The canonical request of a method, an URL path, query pairs and the body's bytes."""
     canonical: dict[str, Any] = {"endpoint": f"{method} {_endpoint(path)}", "repeat": repeat}
+    body = _body(content)
     if body is not None:
-        canonical["body"] = scrubber.data(_inline_data_hashed(body))
+        canonical["body"] = body if _plain(content, scrubber) else \
+            scrubber.data(_inline_data_hashed(body))
     kept = sorted((k, v) for k, v in query if not _SECRET_QUERY.match(k))
     if kept:
         canonical["query"] = [list(pair) for pair in kept]
@@ -111,6 +113,14 @@ def _endpoint(path: str) -> str:
     """The API path from its resource on: ``/proxy/v1/chat/completions`` → ``/chat/completions``."""
     match = _API_ROOTS.search(path)
     return path[match.start() :] if match else path
+
+
+def _plain(content: bytes, scrubber: Scrubber) -> bool:
+    """Whether the body's text shows it holds no inline data and nothing to scrub: its
+    parsed form is then its canonical form, with no walk through it (the usual request)."""
+    if not content.isascii() or b'"data:' in content or b"base64" in content:
+        return False
+    return scrubber.clean(content.decode("ascii"))
 
 
 def _body(content: bytes) -> Any:
