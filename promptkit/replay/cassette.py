@@ -27,7 +27,8 @@ from typing import Any
 from promptkit.errors import ConfigError
 from promptkit.files import write_atomically
 
-__all__ = ["FORMAT", "Cassette", "dump_cassette", "read_cassette", "write_cassette"]
+__all__ = ["FORMAT", "Cassette", "dump_cassette", "merge_cassette", "read_cassette",
+           "write_cassette"]
 
 FORMAT = "promptkit-cassette/1"
 
@@ -63,6 +64,15 @@ def write_cassette(path: Path, entries: Mapping[str, Entry]) -> None:
     """Write atomically (no torn files, even when processes race). Not fsynced one by one:
     a recording run writes thousands, and `ReplaySession.finish` syncs them all at once."""
     write_atomically(path, dump_cassette(entries), durable=False)
+
+
+def merge_cassette(path: Path, recorded: Mapping[str, Entry]) -> dict[str, Entry]:
+    """Write `recorded` into the cassette at `path`, keeping the entries the file holds
+    (another process may have written some); returns what the file holds now."""
+    merged = read_cassette(path) or {}
+    merged.update(recorded)
+    write_cassette(path, merged)
+    return merged
 
 
 def _valid(entry: Any) -> bool:
@@ -178,6 +188,23 @@ class Cassette:
             with self._lock:
                 since = self._loaded()
                 self._entries = {**merged, **{k: since[k] for k in self._recorded}}
+        self.idle()
+
+    def hand_off(self) -> dict[str, Entry]:
+        """The recordings not yet written, for a writer in another process to write. The
+        cassette stays parsed (it is not let go, nor written here) until `handed_back`."""
+        self._flushing.acquire()
+        with self._lock:
+            recorded = {k: self._loaded()[k] for k in self._recorded}
+            self._recorded.clear()
+        return recorded
+
+    def handed_back(self, failed: Iterable[str] = ()) -> None:
+        """The writer is done with what `hand_off` gave it; the `failed` keys wait to be
+        written again (by the next flush, as after a failed `flush`)."""
+        with self._lock:
+            self._recorded.update(failed)
+        self._flushing.release()
         self.idle()
 
     def drop(self, keys: Iterable[str]) -> None:

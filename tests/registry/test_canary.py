@@ -80,7 +80,10 @@ def test_the_same_key_gets_the_same_arm_in_another_process() -> None:
 
 def test_abort_and_promote(live: Registry) -> None:
     live.canary("sentiment", "1.2.0", env="production", percent=50, reason="try")
-    resolver = Resolver(live, ttl=0)  # asks the registry at every call
+    # Asks the registry at every call, and waits for the answer: with the default 50 ms a
+    # loaded machine's check may still be on its way, and the resolver rightly serves the
+    # pin it has meanwhile (what this test looks at is that it follows the abort).
+    resolver = Resolver(live, ttl=0, wait_s=30)
     assert {resolver.get("sentiment", "production", key=k).version for k in KEYS[:50]} == {
         "1.1.0", "1.2.0"}
     aborted = live.abort_canary("sentiment", env="production", reason="errors up")

@@ -5,12 +5,15 @@ failing write never fails a call."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,26 +71,53 @@ def _without_latency(found: dict[str, bytes]) -> dict[str, list[bytes]]:
 
 
 def test_a_failing_write_warns_never_fails_a_call_and_is_retried_at_finish(
-        server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import promptkit.replay.cassette as cassette_module
-
-    real = cassette_module.write_cassette
-    broken = {"on": True}
-
-    def write(path: Path, entries: object) -> None:
-        if broken["on"]:
-            raise OSError(28, "No space left on device")
-        real(path, entries)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cassette_module, "write_cassette", write)
+        server: FakeOpenAIServer, tmp_path: Path) -> None:  # fmt: skip
+    """The writer process may write no file bigger than 100 bytes (as on a full disk or
+    quota: EFBIG): every call still succeeds, the failure is reported once, the recordings
+    stay dirty, and `finish`, in this process, writes them all."""
     session = ReplaySession(tmp_path, "all", write_behind=True, write_interval_s=0.01)
-    with pytest.warns(RuntimeWarning, match="not written .* yet"):
+    assert session._writer is not None
+    with _file_size_limit(100):
+        assert session._writer._child() is not None  # started with the limit
+    with pytest.warns(RuntimeWarning, match=r"not written .* yet \(OSError\(.*File too large"
+                      ) as seen:  # fmt: skip
         asyncio.run(record(session, server.base_url, 10))
         time.sleep(0.3)
+    assert len([w for w in seen if "not written" in str(w.message)]) == 1, "once per kind"
     assert session.stats.recorded == 10 and not files(tmp_path)
-    broken["on"] = False
+    assert all(c.dirty for c in session._cassettes.values())
     session.finish()
     assert len(files(tmp_path)) == 10
+
+
+@contextlib.contextmanager
+def _file_size_limit(size: int) -> Iterator[None]:
+    """Within the block (and in the processes started in it), a write past `size` bytes
+    fails with EFBIG instead of raising SIGXFSZ."""
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an ignored signal stays so
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)     # through exec
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_when_the_writer_process_dies_this_process_writes_everything(
+        server: FakeOpenAIServer, tmp_path: Path) -> None:  # fmt: skip
+    session = ReplaySession(tmp_path, "all", write_behind=True, write_interval_s=0.01)
+    asyncio.run(record(session, server.base_url, 20))
+    time.sleep(0.2)
+    writer = session._writer
+    assert writer is not None and writer._process is not None, "the rounds went to a child"
+    assert len(files(tmp_path)) == 20, "written by the child while the calls ran"
+    os.kill(writer._process._process.pid, signal.SIGKILL)
+    writer._process._process.wait()
+    with pytest.warns(RuntimeWarning, match="writer process is gone"):
+        asyncio.run(record(session, server.base_url, 40))
+        session.finish()
+    assert len(files(tmp_path)) == 40
 
 
 def test_sigkill_loses_at_most_the_last_write_interval(
