@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 from typing import IO
 
-import promptkit
 from promptkit.replay.cassette import Entry, merge_cassette
 
 __all__ = ["WriterProcess"]
@@ -49,7 +48,7 @@ class WriterProcess:
     @classmethod
     def start(cls) -> WriterProcess:
         """A child running this module with this interpreter and this promptkit."""
-        here = str(Path(promptkit.__file__).resolve().parent.parent)
+        here = str(Path(__file__).resolve().parents[2])  # where this promptkit is imported from
         path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
         process = subprocess.Popen(
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

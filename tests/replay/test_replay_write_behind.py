@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -94,6 +93,7 @@ def test_a_failing_write_warns_never_fails_a_call_and_is_retried_at_finish(
 def _file_size_limit(size: int) -> Iterator[None]:
     """Within the block (and in the processes started in it), a write past `size` bytes
     fails with EFBIG instead of raising SIGXFSZ."""
+    resource = pytest.importorskip("resource", reason="file size limits are POSIX")
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an ignored signal stays so
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)     # through exec
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
