@@ -40,8 +40,9 @@ __all__ = ["CassetteWriter"]
 
 
 class CassetteWriter:
-    """One daemon thread writing submitted cassettes, `batch` at most per round, a round
-    at least every `interval_s` while any wait. Started on the first `submit`."""
+    """One daemon thread gathering submitted cassettes into rounds (`batch` at most, a round
+    at least every `interval_s` while any wait) for the writer process to write. Both are
+    started on the first `submit`."""
 
     def __init__(self, *, interval_s: float = 0.1, batch: int = 500) -> None:
         self.interval_s = interval_s
