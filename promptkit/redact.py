@@ -106,15 +106,18 @@ class Scrubber:
         return (any(trigger in lowered for trigger in _TRIGGERS)
                 or any(literal in value for literal in self._literals))
 
-    def clean(self, json_text: str) -> bool:
+    def clean(self, json_text: str | bytes) -> bool:
         """True when the JSON document `json_text` holds nothing `data` would change: ASCII
         with no letter written as an escape (`\\u`, `\\/`: a secret could hide behind one),
         no credential's fixed part, no literal secret, no field named like a credential.
         One look at the whole text, so the parsed document need not be walked string by
         string (the usual case). The other escapes stand for quotes, backslashes and
         control characters, which no fixed part and no literal (`_literals_json_safe`) holds."""
-        if not (self._literals_json_safe and json_text.isascii()
-                and "\\u" not in json_text and "\\/" not in json_text):
+        if not (self._literals_json_safe and json_text.isascii()):
+            return False
+        if isinstance(json_text, bytes):  # the body as sent or received
+            json_text = json_text.decode("ascii")
+        if "\\u" in json_text or "\\/" in json_text:
             return False
         lowered = json_text.lower()
         return (not self._may_hold_secret(json_text, lowered)

@@ -66,13 +66,26 @@ def write_cassette(path: Path, entries: Mapping[str, Entry]) -> None:
     write_atomically(path, dump_cassette(entries), durable=False)
 
 
-def merge_cassette(path: Path, recorded: Mapping[str, Entry]) -> dict[str, Entry]:
+def merge_cassette(path: Path, recorded: Mapping[str, Entry],
+                   keep: Iterable[str] | None = None) -> dict[str, Entry]:
     """Write `recorded` into the cassette at `path`, keeping the entries the file holds
-    (another process may have written some); returns what the file holds now."""
+    (another process may have written some), or only those under `keep` when given (the
+    file is deleted if none remain); returns what the file holds now."""
     merged = read_cassette(path) or {}
     merged.update(recorded)
-    write_cassette(path, merged)
+    if keep is not None:
+        kept = set(keep)
+        merged = {k: v for k, v in merged.items() if k in kept}
+    _store(path, merged)
     return merged
+
+
+def _store(path: Path, entries: dict[str, Entry]) -> None:
+    """Write `entries` to `path`, or delete the file when there are none."""
+    if entries:
+        write_cassette(path, entries)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _valid(entry: Any) -> bool:
@@ -176,11 +189,7 @@ class Cassette:
             if not recorded and not stale:
                 return
             try:
-                merged = read_cassette(self.path) or {}
-                merged.update(recorded)
-                if prune:
-                    merged = {k: v for k, v in merged.items() if k in used}
-                self._write(merged)
+                merged = merge_cassette(self.path, recorded, used if prune else None)
             except BaseException:
                 with self._lock:
                     self._recorded.update(recorded)
@@ -214,7 +223,7 @@ class Cassette:
             kept = {k: v for k, v in (read_cassette(self.path) or {}).items() if k not in doomed}
             self._entries = kept
             self._recorded.clear()
-            self._write(kept)
+            _store(self.path, kept)
 
     def _known_keys(self) -> set[str]:
         """The keys, parsed or kept (the lock is held)."""
@@ -225,9 +234,3 @@ class Cassette:
         if self._entries is None:
             self._entries = read_cassette(self.path) or {}
         return self._entries
-
-    def _write(self, entries: dict[str, Entry]) -> None:
-        if entries:
-            write_cassette(self.path, entries)
-        else:
-            self.path.unlink(missing_ok=True)

@@ -44,8 +44,7 @@ def recordable(
         return None
     if isinstance(data, dict) and data.get("error"):
         return None
-    plain = body.isascii() and scrubber.clean(body.decode("ascii"))
-    return {"body": data if plain else scrubber.data(data), "status": status}
+    return {"body": data if scrubber.clean(body) else scrubber.data(data), "status": status}
 
 
 def replay_response(recorded: dict[str, Any], key: str) -> httpx2.Response:

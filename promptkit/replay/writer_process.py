@@ -49,7 +49,7 @@ class WriterProcess:
     def start(cls) -> WriterProcess:
         """A child running this module with this interpreter and this promptkit."""
         here = str(Path(__file__).resolve().parents[2])  # where this promptkit is imported from
-        path = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path})  # fmt: skip
