@@ -1,4 +1,4 @@
-"""Writing files so that no reader ever sees half of one."""
+"""Reading a file in few system calls; writing files so that no reader ever sees half of one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,28 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomically"]
+__all__ = ["read_bytes", "write_atomically"]
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file at `path`, in four system calls where `Path.read_bytes` makes nine.
+    Each releases the GIL and must take it back: a replay reads a recording per case on
+    the loop thread while pytest's thread holds the GIL in turn. Raises as `open` does."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size + 1
+        data = os.read(fd, size)
+        if len(data) < size:  # the end reached: the usual case
+            return data
+        chunks = [data]  # the file grew since fstat: read on to its end
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+_CHUNK = 1 << 20
 
 
 def write_atomically(path: Path, data: str | bytes, *, durable: bool = True) -> None:

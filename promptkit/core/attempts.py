@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
+import random
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -94,6 +94,13 @@ class CallSpec:
         return self.on_event is not None
 
 
+def _new_call_id() -> str:
+    """32 random hex digits, as `uuid4().hex` has, from the `random` module: no system call
+    per call (`uuid4` reads the OS's random source each time), and reseeded in a forked
+    child, so two processes never draw the same ids."""
+    return f"{random.getrandbits(128):032x}"
+
+
 @dataclass
 class _Run:
     """The mutable state of one call in progress."""
@@ -102,7 +109,7 @@ class _Run:
     log: AttemptLog
     started: float
     last_output: str | None = None
-    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    call_id: str = field(default_factory=lambda: _new_call_id())
     turn: _ConfigRun | None = None
     parsed: Any = None
     finish_reason: str | None = None

@@ -32,6 +32,7 @@ from typing import Any
 from promptkit.core.results import ProviderReply
 from promptkit.core.types import Capability, Message, OutputSpec, ToolSpec
 from promptkit.errors import UsageError
+from promptkit.memo import ValueMemo
 
 __all__ = ["Extracted", "OutputPlan", "extract_json", "grammar_schema", "plan_output"]
 
@@ -121,8 +122,12 @@ def _schema_of(spec: OutputSpec) -> dict[str, Any]:
     return schema
 
 
+_schema_text: ValueMemo[str] = ValueMemo(lambda schema: json.dumps(schema, ensure_ascii=False))
+"""A schema as the instruction shows it, written once per schema, not once per call."""
+
+
 def _instruction(schema: dict[str, Any], spec: OutputSpec) -> str:
-    text = json.dumps(schema, ensure_ascii=False)
+    text = _schema_text(schema)
     if spec.mode == "tool" and spec.tool is not None:
         return (
             f"Respond with only a JSON object holding {_arguments_of(spec.tool)}, matching this "

@@ -142,9 +142,12 @@ def recorded_answer(sdk: Any, path: str, body: dict[str, Any]) -> Any | None:
     and body alone); anything else, and every miss, takes the HTTP path, which reports it
     as before."""
     http = getattr(sdk, "_client", None)  # the SDK's httpx2 client (`http_client=`)
-    if not isinstance(http, RecordingAsyncClient) or sdk.default_query or sdk.base_url.query:
+    if not isinstance(http, RecordingAsyncClient) or sdk.default_query:
         return None
-    return http.replayed("POST", sdk.base_url.path.rstrip("/") + path, body)
+    base = sdk.base_url  # a property that builds the URL each time
+    if base.query:
+        return None
+    return http.replayed("POST", base.path.rstrip("/") + path, body)
 
 
 def _exception_name(exc: BaseException) -> str:

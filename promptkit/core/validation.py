@@ -15,6 +15,7 @@ from promptkit.core.structured import Extracted, OutputPlan
 from promptkit.core.types import Message
 from promptkit.errors import UsageError
 from promptkit.hashing import canonical_json
+from promptkit.memo import ValueMemo
 
 __all__ = [
     "check_schema", "json_path", "reask_messages", "schema_problem", "schema_validator", "validate",
@@ -48,15 +49,20 @@ def schema_validator(schema: Any) -> Any:
     the `schema` assertion): the validator of the draft the schema's `$schema` names
     (2020-12 when it names none), with `format` checked, not only annotated. Raises
     `jsonschema.SchemaError` when the schema is itself invalid."""
-    return _validator(canonical_json(schema))
+    return _validators(schema)
 
 
 @lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Any:
+    """One validator per distinct schema, by its canonical text."""
     schema = json.loads(schema_text)
     cls = _draft(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=format_checker(cls))
+
+
+_validators: ValueMemo[Any] = ValueMemo(lambda schema: _validator(canonical_json(schema)))
+"""The validator of a schema object seen before, found without serialising it again."""
 
 
 def _draft(schema: Any) -> Any:

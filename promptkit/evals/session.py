@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from promptkit.core.embeddings import EmbeddingCache, Embeddings
 from promptkit.core.loop_thread import LoopThread
 from promptkit.errors import PromptkitError
 from promptkit.evals.assertions import Outcome
+from promptkit.evals.interpreter import RunInterpreter
 from promptkit.evals.judges import JudgeScore, JudgeSpec
 from promptkit.evals.progress import Progress
 from promptkit.evals.results import CaseResult, RunResult
@@ -41,13 +41,6 @@ from promptkit.templates import Prompt, PromptLibrary
 from promptkit.templates.provenance import find_repo
 
 __all__ = ["EvalOptions", "EvalSession"]
-
-SWITCH_INTERVAL_S = 0.0005
-"""The GIL switch interval while eval calls run. The loop thread making the calls and the
-main thread reporting items (pytest) share one interpreter; at Python's default 5 ms a
-response that has arrived can wait that long before its thread may parse it, which
-stretches every call. Restored when the session finishes."""
-
 
 @dataclass(frozen=True)
 class EvalOptions:
@@ -99,7 +92,7 @@ class EvalSession:
     _worker_rows: list[dict[str, Any]] = field(default_factory=list)
     _worker_timings: list[dict[str, Any]] = field(default_factory=list)
     _call_log: CallLog | None = None
-    _switch_interval: float | None = None
+    _interpreter: RunInterpreter | None = None
     _started: float | None = None
     _last_result: float | None = None
     progress: Progress | None = None
@@ -178,10 +171,9 @@ class EvalSession:
         fresh = [item for item in items if item.id not in self._futures]
         if not fresh:
             return
-        if self._switch_interval is None:
+        if self._interpreter is None:
             self._started = time.time()  # wall clock: comparable with xdist workers' stamps
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
+            self._interpreter = RunInterpreter.enter()
         if self.progress is not None:
             self.progress.started(len(fresh))
         futures = [concurrent.futures.Future[CaseResult]() for _ in fresh]
@@ -299,9 +291,9 @@ class EvalSession:
             self._loop.close(self._close_connections())
         if self._call_log is not None:
             self._call_log.close()
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
+        if self._interpreter is not None:
+            self._interpreter.restore()
+            self._interpreter = None
         return self.replay.finish(within)
 
     async def _close_connections(self) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import ConfigError
-from promptkit.files import write_atomically
+from promptkit.files import read_bytes, write_atomically
 
 __all__ = ["FORMAT", "Cassette", "dump_cassette", "merge_cassette", "read_cassette",
            "write_cassette"]
@@ -45,11 +45,11 @@ def dump_cassette(entries: Mapping[str, Entry]) -> str:
 def read_cassette(path: Path) -> dict[str, Entry] | None:
     """The entries of the cassette at `path`; None when there is no such file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes(path)
     except FileNotFoundError:
         return None
     try:
-        document = json.loads(text)
+        document = json.loads(text)  # UTF-8, as written
     except ValueError as exc:
         raise ConfigError(f"{path}: not a promptkit cassette: invalid JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:

@@ -32,19 +32,28 @@ __all__ = [
 ]
 
 class _Budget:
-    """What one render may still spend: characters, range items, time."""
+    """What one render may still spend: characters, range items, CPU time.
+
+    Time is the rendering thread's own CPU time: a render waiting on a loaded machine, or
+    for the GIL while another thread collects garbage, spends none of it. Reading that
+    clock is a system call; a thread's CPU time never grows faster than the wall clock, so
+    a tick reads it only once the wall clock shows the rest of the budget could be spent."""
 
     def __init__(self) -> None:
         self.chars = LIMITS.max_render_chars
         self.range_items = LIMITS.max_range_items
         self.deadline = time.thread_time() + LIMITS.max_render_seconds
+        self._look_at = time.perf_counter() + LIMITS.max_render_seconds
 
     def tick(self) -> None:
-        """Time is the rendering thread's own CPU time: a render waiting on a loaded machine,
-        or for the GIL while another thread collects garbage, spends none of it."""
-        if time.thread_time() > self.deadline:
+        now = time.perf_counter()
+        if now < self._look_at:
+            return
+        left = self.deadline - time.thread_time()
+        if left < 0:
             raise _Limit(limit_message("the render computed for longer than",
                                        "max_render_seconds") + " s of CPU time")
+        self._look_at = now + left
 
 
 class _Limit(jinja2.exceptions.SecurityError):
