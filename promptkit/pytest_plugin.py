@@ -267,25 +267,36 @@ class EvalsPlugin:
         only in the folders of the versions that ran and only when nothing was deselected,
         the gate's verdict as the exit status, results stored. A pytest-xdist worker hands
         its part to the controller, which decides for all of them."""
-        if not self.started and not self.workers:
-            return  # no eval item, no `prompt` fixture: nothing was called or recorded
+        if not self.started and not self.workers or self.config.option.collectonly:
+            return  # no eval item, no `prompt` fixture, nothing run: nothing to finish
         from promptkit.evals.run_end import RunScope, end_run, worker_payload
 
         ran = [i for i in session.items if isinstance(i, SuiteItem)]
-        within = (sorted({str(Path(i.eval_item.cassette).parent) for i in ran})
-                  if not self.deselected else [])
+        whole = self._whole_run(session, ran)
+        within = sorted({str(Path(i.eval_item.cassette).parent) for i in ran}) if whole else []
         if hasattr(self.config, "workerinput"):
             self.config.workeroutput[WORKER_KEY] = worker_payload(  # type: ignore[attr-defined]
                 self.session, within)
             return
         if not ran and not self.workers:
             return
-        self.ended = end_run(self.session, RunScope(within, self.workers),
+        self.ended = end_run(self.session, RunScope(within, self.workers, partial=not whole),
                              baseline=self.config.getoption("prompt_baseline"),
                              thresholds=self._thresholds(), design=self._design(),
                              tests_failed=session.testsfailed)
         if self.ended.exit_code is not None:
             session.exitstatus = self.ended.exit_code
+
+    def _whole_run(self, session: pytest.Session, items: list[SuiteItem]) -> bool:
+        """Whether every selected case ran, so that a recording no case used is truly unused
+        (reported, and deleted in mode rewrite). Not after deselection (`-k`, `-m`), nor a
+        stop (`-x`, `--maxfail`, Ctrl-C) before the last case; in a pytest-xdist worker,
+        which runs only the cases it is handed, when its session was not stopped."""
+        if self.deselected or session.shouldstop or session.shouldfail:
+            return False
+        if hasattr(self.config, "workerinput"):
+            return True
+        return all(item.ran for item in items)
 
     def _thresholds(self) -> Thresholds | None:
         from promptkit.evals.gate import Thresholds
@@ -415,11 +426,13 @@ class SuiteItem(pytest.Item):
     def __init__(self, *, eval_item: EvalItem, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.eval_item = eval_item
+        self.ran = False
         self.add_marker(_PROMPT_EVAL)
         if eval_item.case.critical:
             self.add_marker(_CRITICAL)
 
     def runtest(self) -> None:
+        self.ran = True
         result = _session(self.config).result(self.eval_item)
         if not result.passed:
             raise EvalFailure(result)

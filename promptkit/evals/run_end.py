@@ -26,11 +26,13 @@ __all__ = ["RunEnd", "RunScope", "end_run", "worker_payload"]
 
 @dataclass(frozen=True)
 class RunScope:
-    """Which cassette folders the run covered (empty: a partial run, so nothing counts as
-    unused), and what pytest-xdist workers sent (`worker_payload`, parsed)."""
+    """Which cassette folders the run covered, what pytest-xdist workers sent
+    (`worker_payload`, parsed), and whether some selected case did not run (`partial`: a
+    stopped run, so nothing counts as unused and rewrite mode deletes nothing)."""
 
     within: Sequence[str] = ()
     workers: Sequence[Mapping[str, Any]] = ()
+    partial: bool = False
 
 
 @dataclass
@@ -66,7 +68,10 @@ def end_run(session: EvalSession, scope: RunScope, *, baseline: str | None = Non
         ended.gate, code, judged = _gate(session, baseline, thresholds, design)
         others = tests_failed - judged
         ended.exit_code = code if code or others <= 0 else 1
-    unused = session.finish(scope.within) if not scope.workers else _unused(session, scope)
+    if scope.workers:
+        unused = _unused(session, scope)
+    else:
+        unused = session.finish([] if scope.partial else scope.within)
     ended.unused = unused.lines(session.replay.root.parent)
     ended.stored = session.save_results()
     if session.options.results is not None:
@@ -81,7 +86,7 @@ def _unused(session: EvalSession, scope: RunScope) -> Unused:
         for path, keys in worker["used"].items():
             used.setdefault(path, set()).update(keys)
     within = sorted({w for worker in scope.workers for w in worker["within"]})
-    if not within or not all(worker["within"] for worker in scope.workers):
+    if scope.partial or not within or not all(worker["within"] for worker in scope.workers):
         return Unused()
     unused = find_unused(session.replay.root, used, within)
     if session.replay.mode is RecordMode.REWRITE:

@@ -89,6 +89,7 @@ class EvalSession:
         default_factory=dict)
     _batches: list[concurrent.futures.Future[None]] = field(default_factory=list)
     _loop: LoopThread = field(default_factory=lambda: LoopThread("promptkit-evals"))
+    _rows: list[dict[str, Any]] = field(default_factory=list)
     _worker_rows: list[dict[str, Any]] = field(default_factory=list)
     _worker_timings: list[dict[str, Any]] = field(default_factory=list)
     _call_log: CallLog | None = None
@@ -328,8 +329,12 @@ class EvalSession:
                 f"({recorded} calls recorded, {replayed} replayed{vectors})")
 
     def rows(self) -> list[dict[str, Any]]:
-        """This process's results as rows, plus those pytest-xdist workers sent."""
-        return [r.row() for r in self.results] + self._worker_rows
+        """This process's results as rows, plus those pytest-xdist workers sent. Each row is
+        made once (the summary, the store, the gate and the results file all read them);
+        results are only ever added, and rows only read."""
+        made = self._rows
+        made.extend(r.row() for r in self.results[len(made):])
+        return made + self._worker_rows
 
     def add_worker_results(self, rows: Sequence[dict[str, Any]],
                            timing: dict[str, Any] | None) -> None:

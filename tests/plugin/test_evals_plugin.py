@@ -298,6 +298,30 @@ def test_a_deselected_run_never_prunes(evals_project: pytest.Pytester) -> None:
     assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
 
 
+
+def test_collect_only_never_prunes(evals_project: pytest.Pytester) -> None:
+    record(evals_project)
+    evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=rewrite",
+                            "--collect-only").assert_outcomes()
+    assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
+
+
+@pytest.mark.parametrize("stop", ["-x", "--maxfail=1"])
+def test_a_run_stopped_before_its_last_case_never_prunes(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer, stop: str
+) -> None:
+    record(evals_project)
+    server.handler = lambda body, index: Reply(
+        content={"sentiment": "negative", "confidence": 0.5, "reasoning": "grumpy"},
+        latency=0.3)
+    result = evals_project.runpytest("evals", "--prompt-version=all", "--prompt-record=rewrite",
+                                     "--prompt-concurrency=1", stop)
+    # `love` fails first; the calls behind it are cancelled, most before they are made
+    result.assert_outcomes(failed=1)
+    assert "unused cassette" not in result.stdout.str()
+    assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
+
+
 PYTHON_TEST = '''
 import pytest
 
