@@ -269,6 +269,8 @@ class EvalsPlugin:
         its part to the controller, which decides for all of them."""
         if not self.started and not self.workers or self.config.option.collectonly:
             return  # no eval item, no `prompt` fixture, nothing run: nothing to finish
+        if self.frozen:
+            gc.freeze()  # what the run made lives to its end as well: see `unfreeze`
         from promptkit.evals.run_end import RunScope, end_run, worker_payload
 
         ran = [i for i in session.items if isinstance(i, SuiteItem)]
@@ -322,7 +324,8 @@ class EvalsPlugin:
         Everything that exists when the calls start (modules, the collected items, the
         dataset) lives as long as the run; frozen (`gc.freeze`), a full collection does not
         walk all of it again and again while the calls allocate, nor in the collections
-        pytest itself makes at the end (in `pytest_unconfigure` and in its cleanups)."""
+        pytest itself makes at the end (in `pytest_unconfigure` and in its cleanups). What
+        the calls made (results, reports, recordings) is frozen too as the session ends."""
         if self.frozen:
             gc.unfreeze()
             self.frozen = False

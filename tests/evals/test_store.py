@@ -37,6 +37,22 @@ def test_runs_round_trip_as_a_dataframe(tmp_path: Path) -> None:
     assert [r.run_id for r in store.runs()] == [info.run_id]
 
 
+
+def test_a_credential_in_a_result_is_never_stored_and_the_other_rows_are_kept_as_they_are(
+    tmp_path: Path,
+) -> None:
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
+    store = ResultStore(Registry(f"sqlite:///{tmp_path}/r.db"))
+    info = store.save([result("a", True, text=f"the key is {key}"),
+                       result("b", True, text="naïve café ✓")])
+    frame = store.frame(run_id=info.run_id)
+    assert key not in frame.to_json(date_format="iso")
+    assert "[REDACTED" in frame.loc[0, "output_text"]
+    assert frame.loc[1, "output_text"] == "naïve café ✓"
+    clean = store.save([result("c", True), result("d", True)])  # nothing to hide: one look
+    assert list(store.frame(run_id=clean.run_id)["output_text"]) == ['{"label": "y"}'] * 2
+
+
 def test_latest_for_reuses_only_a_run_that_covered_every_case(tmp_path: Path) -> None:
     store = ResultStore(Registry(f"sqlite:///{tmp_path}/r.db"))
     store.save([result("a", True), result("b", True)])
