@@ -267,7 +267,7 @@ class EvalsPlugin:
         only in the folders of the versions that ran and only when nothing was deselected,
         the gate's verdict as the exit status, results stored. A pytest-xdist worker hands
         its part to the controller, which decides for all of them."""
-        if not self.started and not self.workers or self.config.option.collectonly:
+        if (not self.started and not self.workers) or self.config.option.collectonly:
             return  # no eval item, no `prompt` fixture, nothing run: nothing to finish
         if self.frozen:
             gc.freeze()  # what the run made lives to its end as well: see `unfreeze`

@@ -23,8 +23,8 @@ token, and a stream cut short is a `TruncatedOutputError` (see `promptkit.core.s
 from __future__ import annotations
 
 import asyncio
-import time
 import random
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
