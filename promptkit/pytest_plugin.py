@@ -294,7 +294,8 @@ class EvalsPlugin:
         (reported, and deleted in mode rewrite). Not after deselection (`-k`, `-m`), nor a
         stop (`-x`, `--maxfail`, Ctrl-C) before the last case; in a pytest-xdist worker,
         which runs only the cases it is handed, when its session was not stopped."""
-        if self.deselected or session.shouldstop or session.shouldfail:
+        if (self.deselected or session.shouldstop or session.shouldfail
+                or session.exitstatus == pytest.ExitCode.INTERRUPTED):  # xdist's stop, Ctrl-C
             return False
         if hasattr(self.config, "workerinput"):
             return True

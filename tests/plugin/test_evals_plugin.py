@@ -322,6 +322,21 @@ def test_a_run_stopped_before_its_last_case_never_prunes(
     assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
 
 
+
+def test_under_xdist_a_run_stopped_before_its_last_case_never_prunes(
+    evals_project: pytest.Pytester, server: FakeOpenAIServer
+) -> None:
+    record(evals_project)
+    server.handler = lambda body, index: Reply(
+        content={"sentiment": "negative", "confidence": 0.5, "reasoning": "grumpy"},
+        latency=0.3)
+    result = evals_project.runpytest_subprocess(
+        "evals", "--prompt-version=all", "--prompt-record=rewrite", "--prompt-concurrency=2",
+        "-n", "2", "-x")
+    assert result.parseoutcomes().get("failed", 0) >= 1
+    assert "unused cassette" not in result.stdout.str()
+    assert len(list((evals_project.path / "fixtures").rglob("*.json"))) == 9
+
 PYTHON_TEST = '''
 import pytest
 
