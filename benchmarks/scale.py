@@ -1,6 +1,7 @@
-"""Scale curve of the pytest path: `pytest evals --collect-only` and a replayed run of one
-suite with a JSONL dataset of 1k, 10k and 100k cases (one prompt version); wall seconds
-and peak RSS of each pytest process, measured from outside (`_peak.py`), per case.
+"""Scale curve of the pytest path: `pytest evals --collect-only`, a live run (recording, the
+server answering at once) and a replayed run of one suite with a JSONL dataset of 1k, 10k
+and 100k cases (one prompt version); wall seconds and peak RSS of each pytest process,
+measured from outside (`_peak.py`), per case.
 
     python benchmarks/scale.py [--sizes 1000 10000 100000] [--no-replay]
 
@@ -40,8 +41,9 @@ def one_size(cases: int, replay: bool) -> dict[str, Any]:
             eval_project(root, cases, base_url)
             figures: dict[str, Any] = {"cases": cases,
                                        "collect": _pytest(root, "--collect-only")}
-            if replay:
-                _pytest(root, "--prompt-record=once", "--prompt-concurrency=32")
+            if replay:  # live: every case called (0 ms) and recorded
+                figures["live"] = _pytest(root, "--prompt-record=once",
+                                          "--prompt-concurrency=32")
         if replay:  # the server is gone: replay only
             figures["replay"] = _pytest(root)
     return figures
@@ -64,10 +66,12 @@ def increments(rows: list[dict[str, Any]], phase: str) -> list[dict[str, Any]]:
 
 def run(sizes: list[int], replay: bool = True) -> dict[str, Any]:
     rows = [one_size(n, replay) for n in sizes]
-    return {"path": "pytest plugin: `pytest evals` (--collect-only, then replayed from "
-                    "recordings), one suite of a JSONL dataset, one prompt version",
+    return {"path": "pytest plugin: `pytest evals` (--collect-only, live and recording, then "
+                    "replayed from the recordings), one suite of a JSONL dataset, one prompt "
+                    "version",
             "measured": "wall and peak RSS of each pytest process, from outside (_peak.py)",
             "sizes": rows, "collect_increments": increments(rows, "collect"),
+            "live_increments": increments(rows, "live"),
             "replay_increments": increments(rows, "replay")}
 
 
