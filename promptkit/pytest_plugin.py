@@ -264,7 +264,7 @@ class EvalsPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """The run's end (`promptkit.evals.run_end`): recordings flushed, unused ones found
-        only in the folders of the versions that ran and only when nothing was deselected,
+        only in the folders of the versions that ran and only when every selected case ran,
         the gate's verdict as the exit status, results stored. A pytest-xdist worker hands
         its part to the controller, which decides for all of them."""
         if (not self.started and not self.workers) or self.config.option.collectonly:

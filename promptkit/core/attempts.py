@@ -109,7 +109,7 @@ class _Run:
     log: AttemptLog
     started: float
     last_output: str | None = None
-    call_id: str = field(default_factory=lambda: _new_call_id())
+    call_id: str = field(default_factory=_new_call_id)
     turn: _ConfigRun | None = None
     parsed: Any = None
     finish_reason: str | None = None
