@@ -129,11 +129,16 @@ class Scrubber:
         replace (`clean`: one serialisation in C instead of a walk through every string)."""
         if isinstance(value, str):
             return self.text(value)
+        return value if self.clean_data(value) else self._walk(value)
+
+    def clean_data(self, value: Any) -> bool:
+        """True when JSON-able `value` holds nothing `data` would change (`clean` of its JSON
+        text); False too when it is not JSON (a set, a circular list), which `data` walks."""
         try:
             shown = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError):  # not JSON (a set, a circular list): walk it
-            shown = None
-        return value if shown is not None and self.clean(shown) else self._walk(value)
+        except (TypeError, ValueError):
+            return False
+        return self.clean(shown)
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):

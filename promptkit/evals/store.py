@@ -159,13 +159,7 @@ def _scrubbed(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows with anything shaped like a credential hidden: one look at all of them (the
     usual case: nothing to hide), else row by row, copying only those that hold one."""
     scrubber = Scrubber()
-    try:
-        shown = json.dumps(rows, ensure_ascii=False)
-    except (TypeError, ValueError):  # not JSON: each row is walked
-        shown = None
-    if shown is not None and scrubber.clean(shown):
-        return rows
-    return [scrubber.data(row) for row in rows]
+    return rows if scrubber.clean_data(rows) else [scrubber.data(row) for row in rows]
 
 
 def _row(run_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
